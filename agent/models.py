@@ -1,0 +1,109 @@
+"""The domain's values, shared by the graph, the events, the integrations and the surfaces.
+
+They are pydantic models at every boundary. Inside the graph's checkpointed state they
+are stored as plain JSON (`model_dump(mode="json")`), because the checkpoint serializer
+only round-trips types it knows.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TICKET_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,19}-[1-9][0-9]{0,8}$")
+
+ReviewAction = Literal["approve", "revise", "reject"]
+RunStatus = Literal[
+    "running", "awaiting_review", "resuming", "done", "rejected", "cancelled", "failed"
+]
+ACTIVE_STATUSES: tuple[RunStatus, ...] = ("running", "awaiting_review", "resuming")
+FINAL_STATUSES: tuple[RunStatus, ...] = ("done", "rejected", "cancelled", "failed")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Ticket(Model):
+    """A ticket as the agent sees it, whatever system it came from."""
+
+    key: str
+    title: str
+    description: str = ""
+    type: str | None = None
+    priority: str | None = None
+    status: str | None = None
+    labels: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    acceptance_criteria: tuple[str, ...] = ()
+    url: str | None = None
+
+
+class Plan(Model):
+    summary: str
+    modules: tuple[str, ...] = ()
+    steps: tuple[str, ...] = ()
+
+
+class TestResult(Model):
+    """One run of the repository's test command."""
+
+    __test__ = False  # not a pytest test class
+
+    command: str
+    ok: bool
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    exit_code: int | None = None
+    timed_out: bool = False
+    duration: float = 0.0
+    output_tail: str = ""
+
+    @property
+    def headline(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.duration:.0f}s"
+        counts = f"{self.passed} passed, {self.failed} failed"
+        if self.errors:
+            counts += f", {self.errors} errors"
+        return counts if self.ok else f"{counts} (exit {self.exit_code})"
+
+
+class FileStat(Model):
+    path: str
+    added: int
+    removed: int
+    status: Literal["added", "modified", "removed", "renamed"] = "modified"
+
+
+class ReviewRequest(Model):
+    """What a person needs to decide; the value of the review interrupt."""
+
+    ticket: Ticket
+    plan: Plan
+    iteration: int
+    revisions_left: int
+    diff: str
+    diff_hash: str
+    files: tuple[FileStat, ...]
+    tests: TestResult | None
+    touches_tests: bool
+    summary: str = ""
+
+
+class ReviewDecision(Model):
+    """The resume value of the review interrupt."""
+
+    action: ReviewAction
+    by: str
+    feedback: str = Field("", max_length=4000)
+
+
+class PullRequest(Model):
+    number: int
+    url: str
+    branch: str
+    title: str

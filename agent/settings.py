@@ -1,0 +1,111 @@
+"""Settings, read once at the entry point and passed down.
+
+Nothing in `agent` or `bot` reads `os.environ` on its own: the entry point calls
+`load_settings()` (which loads `.env` first) and hands the object to whoever needs it.
+Which settings are required depends on what is started, so every field is optional
+here and each surface calls `require()` for the ones it cannot do without.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; its message is one line that says what to fix."""
+
+
+class Settings(BaseModel):
+    """Every setting of DESIGN section 7, by its environment name."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
+    port: int = Field(3000, alias="PORT", ge=1, le=65535)
+
+    model: str | None = Field(None, alias="TASKMASTER_MODEL")
+    repo: str | None = Field(None, alias="TASKMASTER_REPO")
+    tickets: str | None = Field(None, alias="TASKMASTER_TICKETS")
+
+    jira_url: str | None = Field(None, alias="JIRA_URL")
+    jira_email: str | None = Field(None, alias="JIRA_EMAIL")
+    jira_api_token: SecretStr | None = Field(None, alias="JIRA_API_TOKEN")
+    jira_transition: str | None = Field(None, alias="JIRA_TRANSITION")
+    jira_acceptance_field: str | None = Field(None, alias="JIRA_ACCEPTANCE_FIELD")
+
+    github_repository: str | None = Field(None, alias="GITHUB_REPOSITORY")
+    github_token: SecretStr | None = Field(None, alias="GITHUB_TOKEN")
+    github_api_url: str = Field(DEFAULT_GITHUB_API_URL, alias="GITHUB_API_URL")
+    github_draft: bool = Field(False, alias="GITHUB_DRAFT")
+
+    data_dir: Path = Field(Path(".taskmaster"), alias="TASKMASTER_DATA_DIR")
+    approvers: frozenset[str] = Field(frozenset(), alias="TASKMASTER_APPROVERS")
+    max_runs: int = Field(2, alias="TASKMASTER_MAX_RUNS", ge=1)
+    max_revisions: int = Field(3, alias="TASKMASTER_MAX_REVISIONS", ge=0)
+    max_test_fixes: int = Field(2, alias="TASKMASTER_MAX_TEST_FIXES", ge=0)
+    test_command: str | None = Field(None, alias="TASKMASTER_TEST_COMMAND")
+    test_timeout: float = Field(600.0, alias="TASKMASTER_TEST_TIMEOUT", gt=0)
+    max_steps: int = Field(60, alias="TASKMASTER_MAX_STEPS", ge=1)
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins base URL and method name by plain concatenation.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("github_repository")
+    @classmethod
+    def _owner_name(cls, value: str | None) -> str | None:
+        if value is not None and value.count("/") != 1:
+            raise ValueError("must look like owner/name")
+        return value
+
+    def require(self, *names: str) -> None:
+        """Stop with one line naming the first of `names` (environment names) that is unset."""
+        by_alias = {field.alias: name for name, field in type(self).model_fields.items()}
+        for env_name in names:
+            if getattr(self, by_alias[env_name]) in (None, ""):
+                raise SettingsError(f"{env_name} is not set: add it to .env (see .env.example)")
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "taskmaster.db"
+
+
+def load_settings(
+    environ: Mapping[str, str], env_file: Path | None = Path(".env"), **overrides: Any
+) -> Settings:
+    """Build settings from `.env` (if present) overlaid by `environ`, then `overrides`.
+
+    Empty values count as unset. A malformed value raises `SettingsError` with one line.
+    """
+    values: dict[str, Any] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(environ)
+    values = {k: v for k, v in values.items() if v != ""}
+    values.update(overrides)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"])
+        raise SettingsError(f"{name} is invalid: {error['msg']}") from None
