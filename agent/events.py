@@ -13,7 +13,15 @@ from langgraph.config import get_stream_writer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from agent.errors import ErrorKind
-from agent.models import Plan, PullRequest, ReviewAction, ReviewRequest, TestResult, Ticket
+from agent.models import (
+    FinalStatus,
+    Plan,
+    PullRequest,
+    ReviewAction,
+    ReviewRequest,
+    TestResult,
+    Ticket,
+)
 
 StepName = Literal["ticket", "workspace", "plan", "implement", "test", "review", "deliver"]
 STEPS: tuple[StepName, ...] = (
@@ -103,7 +111,7 @@ class TicketUpdated(_Event):
 
 class RunFinished(_Event):
     type: Literal["run_finished"] = "run_finished"
-    status: Literal["done", "rejected", "cancelled", "failed"]
+    status: FinalStatus
     pull_request: PullRequest | None = None
 
 

@@ -19,7 +19,8 @@ RunStatus = Literal[
     "running", "awaiting_review", "resuming", "done", "rejected", "cancelled", "failed"
 ]
 ACTIVE_STATUSES: tuple[RunStatus, ...] = ("running", "awaiting_review", "resuming")
-FINAL_STATUSES: tuple[RunStatus, ...] = ("done", "rejected", "cancelled", "failed")
+FinalStatus = Literal["done", "rejected", "cancelled", "failed"]
+FINAL_STATUSES: tuple[FinalStatus, ...] = ("done", "rejected", "cancelled", "failed")
 
 
 class Model(BaseModel):

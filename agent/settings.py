@@ -91,7 +91,10 @@ class Settings(BaseModel):
 
 
 def load_settings(
-    environ: Mapping[str, str], env_file: Path | None = Path(".env"), **overrides: Any
+    environ: Mapping[str, str],
+    *,
+    env_file: Path | None = Path(".env"),
+    overrides: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build settings from `.env` (if present) overlaid by `environ`, then `overrides`.
 
@@ -102,7 +105,7 @@ def load_settings(
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(environ)
     values = {k: v for k, v in values.items() if v != ""}
-    values.update(overrides)
+    values.update(overrides or {})
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:

@@ -1,0 +1,34 @@
+"""The demo: a private copy of the example repository as the remote, its tickets and scripts.
+
+Used by `taskmaster run --demo`, `taskmaster demo` and the tests, so all of them
+exercise the same real repository, tickets and scripted transcripts.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from agent.git import git
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "demo"
+
+
+async def prepare_demo(data_dir: Path, examples: Path = EXAMPLES) -> dict[str, str]:
+    """Make `<data_dir>/demo-remote` (a git repository of the demo project) if missing.
+
+    Returns the settings that point TaskMaster at it: repository, tickets and the
+    scripted model, by their environment names.
+    """
+    remote = (data_dir / "demo-remote").resolve()
+    if not (remote / ".git").is_dir():
+        shutil.rmtree(remote, ignore_errors=True)
+        shutil.copytree(examples / "repo", remote)
+        await git("init", "-q", "-b", "main", cwd=remote)
+        await git("add", "--all", ".", cwd=remote)
+        await git("commit", "-q", "-m", "Initial commit of the demo project", cwd=remote)
+    return {
+        "TASKMASTER_REPO": str(remote),
+        "TASKMASTER_TICKETS": str(examples / "tickets"),
+        "TASKMASTER_MODEL": f"scripted:{examples / 'scripts'}",
+    }

@@ -1,0 +1,60 @@
+"""One name-to-factory registry per kind of outside service, chosen by settings.
+
+Adding a ticket system or a code host is one entry here, not another `if`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+
+from agent.integrations.base import CodeHost, ModelFactory, TicketSource
+from agent.integrations.chat_models import model_factory
+from agent.integrations.github import GitHubCodeHost
+from agent.integrations.jira import JiraTicketSource
+from agent.integrations.local_code_host import LocalCodeHost
+from agent.integrations.local_tickets import LocalTicketSource
+from agent.settings import Settings, SettingsError
+
+TicketSourceFactory = Callable[[Settings, aiohttp.ClientSession], TicketSource]
+CodeHostFactory = Callable[[Settings, aiohttp.ClientSession], CodeHost]
+
+
+def _local_tickets(settings: Settings, _: aiohttp.ClientSession) -> TicketSource:
+    folder = Path(settings.tickets or "")
+    if not folder.is_dir():
+        raise SettingsError(f"TASKMASTER_TICKETS is not 'jira' or a folder: {settings.tickets}")
+    return LocalTicketSource(folder, settings.data_dir)
+
+
+def _local_code_host(settings: Settings, _: aiohttp.ClientSession) -> CodeHost:
+    settings.require("TASKMASTER_REPO")
+    return LocalCodeHost(settings.repo or "", settings.data_dir)
+
+
+TICKET_SOURCES: dict[str, TicketSourceFactory] = {
+    "jira": JiraTicketSource,
+    "local": _local_tickets,
+}
+CODE_HOSTS: dict[str, CodeHostFactory] = {
+    "github": GitHubCodeHost,
+    "local": _local_code_host,
+}
+
+
+def ticket_source(settings: Settings, http: aiohttp.ClientSession) -> TicketSource:
+    settings.require("TASKMASTER_TICKETS")
+    name = "jira" if settings.tickets == "jira" else "local"
+    return TICKET_SOURCES[name](settings, http)
+
+
+def code_host(settings: Settings, http: aiohttp.ClientSession) -> CodeHost:
+    name = "github" if settings.github_repository else "local"
+    return CODE_HOSTS[name](settings, http)
+
+
+def chat_model(settings: Settings) -> ModelFactory:
+    settings.require("TASKMASTER_MODEL")
+    return model_factory(settings.model or "")

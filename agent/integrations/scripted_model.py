@@ -1,0 +1,136 @@
+"""The scripted chat model: a list of assistant turns played back (DESIGN section 8).
+
+It is the only stand-in in the system; tools, git and tests still run for real. The
+turn to answer is the number of `AIMessage`s it is called with: a run is one growing
+conversation kept in the checkpointed graph state, so the count survives a restart
+without any counter of its own. When the script ends the call fails at once with
+`model_output`; it never wraps around and never waits.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, ToolCall
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from agent.errors import ErrorKind, TaskmasterError
+from agent.models import TICKET_KEY
+
+
+class ScriptToolCall(BaseModel):
+    """A tool call as a script writes it: no id, the model adds one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScriptTurn(BaseModel):
+    """One assistant turn: some text and any tool calls."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    content: str = ""
+    tool_calls: tuple[ScriptToolCall, ...] = ()
+
+
+Script = TypeAdapter(list[ScriptTurn])
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A chat model that answers call N with turn N of its script."""
+
+    turns: tuple[ScriptTurn, ...]
+
+    def __init__(self, turns: Sequence[ScriptTurn | dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(turns=tuple(turns), **kwargs)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._answer(messages))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        # No executor hop: playing back a turn does no I/O.
+        return ChatResult(generations=[ChatGeneration(message=self._answer(messages))])
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """The model itself: the script already says which tools are called."""
+        return self
+
+    def _answer(self, messages: list[BaseMessage]) -> AIMessage:
+        index = sum(isinstance(message, AIMessage) for message in messages)
+        if index >= len(self.turns):
+            raise TaskmasterError(
+                ErrorKind.MODEL_OUTPUT,
+                f"The scripted model has no turn {index + 1}: "
+                f"its script ended after {len(self.turns)} turns.",
+            )
+        turn = self.turns[index]
+        calls = [
+            ToolCall(
+                name=call.name,
+                args=copy.deepcopy(call.args),  # callers may mutate; the script must not change
+                id=f"call_{index + 1}_{number}",
+                type="tool_call",
+            )
+            for number, call in enumerate(turn.tool_calls)
+        ]
+        return AIMessage(content=turn.content, tool_calls=calls)
+
+
+def load_script(path: Path, key: str) -> list[ScriptTurn]:
+    """The turns for ticket `key`: PATH is one JSON file for every ticket, or a folder
+    holding `<KEY>.json`."""
+    if path.is_dir():
+        if not TICKET_KEY.match(key):
+            raise TaskmasterError(ErrorKind.INVALID_INPUT, f"{key!r} is not a ticket key.")
+        file = path / f"{key}.json"
+        if not file.is_file():
+            raise TaskmasterError(ErrorKind.INVALID_INPUT, f"No script for {key} in {path}")
+    elif path.is_file():
+        file = path
+    else:
+        raise TaskmasterError(ErrorKind.INVALID_INPUT, f"The script {path} does not exist.")
+    try:
+        return Script.validate_python(json.loads(file.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        reason = f"not JSON (line {exc.lineno})"
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        reason = f"{where}: {error['msg']}"
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text"
+    raise TaskmasterError(ErrorKind.INVALID_INPUT, f"The script {file} is not valid: {reason}")

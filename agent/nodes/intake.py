@@ -1,0 +1,67 @@
+"""The first two steps: load the ticket, then clone the repository onto a fresh branch."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from agent.deps import Deps
+from agent.errors import ErrorKind, TaskmasterError
+from agent.events import Step, TicketLoaded, emit
+from agent.git import git
+from agent.models import TICKET_KEY, Ticket
+from agent.state import Json, RunState
+from agent.tools.test_runner import test_command_for
+from agent.workspaces import remove_workspace, workspace_path
+
+GUIDE_FILES = (".taskmaster.md", "AGENTS.md")
+GUIDE_LIMIT = 8000
+
+
+async def load_ticket(state: RunState, deps: Deps) -> Json:
+    key = state["ticket_key"]
+    if not TICKET_KEY.match(key):
+        raise TaskmasterError(ErrorKind.INVALID_INPUT, f"'{key}' is not a ticket key.")
+    emit(Step(name="ticket", status="started"))
+    ticket = await deps.tickets.fetch(key)
+    emit(TicketLoaded(ticket=ticket))
+    emit(Step(name="ticket", status="done"))
+    return {"ticket": ticket.model_dump(mode="json")}
+
+
+def branch_name(ticket: Ticket) -> str:
+    """`taskmaster/<KEY>-<slug>`: made by code, so the model can never pick the branch."""
+    slug = re.sub(r"[^a-z0-9]+", "-", ticket.title.lower()).strip("-")[:40].rstrip("-")
+    return f"taskmaster/{ticket.key}-{slug or 'change'}"
+
+
+async def prepare_workspace(state: RunState, deps: Deps) -> Json:
+    emit(Step(name="workspace", status="started"))
+    ticket = Ticket.model_validate(state["ticket"])
+    workspace = workspace_path(deps.workspaces, state["run_id"])
+    # A crash may have left a half-made clone behind; this node owns the folder.
+    await remove_workspace(workspace)
+    workspace.parent.mkdir(parents=True, exist_ok=True)
+    await deps.code_host.clone(workspace)
+    base_branch = (await git("rev-parse", "--abbrev-ref", "HEAD", cwd=workspace)).strip()
+    base_sha = (await git("rev-parse", "HEAD", cwd=workspace)).strip()
+    branch = branch_name(ticket)
+    await git("checkout", "-q", "-b", branch, cwd=workspace)
+    guide_name, guide_text = _read_guide(workspace)
+    emit(Step(name="workspace", status="done"))
+    return {
+        "workspace": str(workspace),
+        "branch": branch,
+        "base_branch": base_branch,
+        "base_sha": base_sha,
+        "repo_guide": f"{guide_name}\n{guide_text}" if guide_name else "",
+        "test_command": test_command_for(workspace, deps.settings.test_command),
+    }
+
+
+def _read_guide(workspace: Path) -> tuple[str | None, str]:
+    for name in GUIDE_FILES:
+        path = workspace / name
+        if path.is_file():
+            return name, path.read_text(errors="replace")[:GUIDE_LIMIT]
+    return None, ""

@@ -1,0 +1,66 @@
+"""The review: the change is frozen into a request, then the graph waits for a person.
+
+Two nodes on purpose. LangGraph re-runs an interrupted node from its start on resume,
+so `prepare_review` computes the diff once and checkpoints it, and `review` only
+interrupts with that stored request: the person approves exactly what they saw, and
+`deliver` can check the tree still matches it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from langchain_core.messages import HumanMessage
+from langgraph.types import Command, interrupt
+
+from agent import prompts
+from agent.changes import collect_change
+from agent.deps import Deps
+from agent.events import DecisionMade, Step, emit
+from agent.models import Plan, ReviewDecision, ReviewRequest, TestResult, Ticket
+from agent.state import Json, RunState
+
+
+async def prepare_review(state: RunState, deps: Deps) -> Json:
+    emit(Step(name="review", status="started"))
+    change = await collect_change(Path(state["workspace"]), state["base_sha"])
+    iteration = state.get("iteration", 1)
+    tests = state.get("tests")
+    request = ReviewRequest(
+        ticket=Ticket.model_validate(state["ticket"]),
+        plan=Plan.model_validate(state["plan"]),
+        iteration=iteration,
+        revisions_left=max(deps.settings.max_revisions - (iteration - 1), 0),
+        diff=change.diff,
+        diff_hash=change.diff_hash,
+        files=change.files,
+        tests=TestResult.model_validate(tests) if tests else None,
+        touches_tests=change.touches_tests,
+        summary=state.get("summary", ""),
+    )
+    return {"review": request.model_dump(mode="json")}
+
+
+async def review(state: RunState) -> Command[Literal["push", "implement", "discard", "review"]]:
+    request = ReviewRequest.model_validate(state["review"])
+    decision = ReviewDecision.model_validate(interrupt(request.model_dump(mode="json")))
+    emit(DecisionMade(action=decision.action, by=decision.by, feedback=decision.feedback))
+    emit(Step(name="review", status="done"))
+    update: Json = {"decision": decision.model_dump(mode="json")}
+    if decision.action == "approve":
+        return Command(goto="push", update=update)
+    if decision.action == "reject":
+        return Command(goto="discard", update=update)
+    if request.revisions_left <= 0:
+        # The run lifecycle refuses this before resuming; if one gets here, ask again.
+        return Command(goto="review", update=update)
+    iteration = request.iteration + 1
+    update.update(
+        iteration=iteration,
+        turns=0,
+        test_fixes=0,
+        finished=False,
+        messages=[HumanMessage(prompts.revise_prompt(iteration, decision.feedback))],
+    )
+    return Command(goto="implement", update=update)

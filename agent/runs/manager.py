@@ -1,0 +1,312 @@
+"""The run lifecycle every surface shares: start, decide, continue, cancel, recover.
+
+Surfaces (the Slack app, the terminal) never touch the graph. They call the manager,
+and the manager hands them every event of a run through their `EventSink`. The
+registry (`RunStore`) is the source of truth for a run's status; a review click is
+applied only by the one caller whose conditional update wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Command, StateSnapshot
+
+from agent.deps import Deps
+from agent.errors import ErrorKind, TaskmasterError, classify
+from agent.events import (
+    ErrorRaised,
+    Event,
+    ReviewRequested,
+    RunFinished,
+    RunStarted,
+    Step,
+    StepName,
+    parse_event,
+)
+from agent.graph import Graph
+from agent.models import TICKET_KEY, FinalStatus, PullRequest, ReviewDecision, ReviewRequest
+from agent.runs.checkpoints import prune, thread_id
+from agent.runs.store import RunRecord, RunStore
+from agent.workspaces import remove_workspace, workspace_path
+
+log = logging.getLogger(__name__)
+
+RECURSION_LIMIT = 1000
+
+
+class EventSink(Protocol):
+    """Where a surface receives the events of every run this process drives."""
+
+    async def __call__(self, run: RunRecord, event: Event) -> None: ...
+
+
+class RunRefused(Exception):
+    """A request the lifecycle will not carry out; `message` is for the person who asked.
+
+    `reason` lets a surface pick its answer: "decided" (somebody else already decided,
+    which is no error for the loser of a race), "unknown", "stale", "not_allowed".
+    """
+
+    def __init__(self, reason: str, message: str, run: RunRecord | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.run = run
+
+
+def normalize_key(text: str) -> str:
+    """A ticket key from what a person typed, or `invalid_input` before anything starts."""
+    key = text.strip().upper()
+    if not TICKET_KEY.match(key):
+        raise TaskmasterError(
+            ErrorKind.INVALID_INPUT,
+            f"'{text.strip()[:40]}' is not a ticket key. Keys look like TASK-101.",
+        )
+    return key
+
+
+def describe_decision(run: RunRecord) -> str:
+    if run.decision is None:
+        return f"This run is {run.status.replace('_', ' ')}."
+    verb = {"approve": "approved", "reject": "rejected", "revise": "sent back for changes"}
+    return f"Already {verb[run.decision.action]} by {run.decision.by}."
+
+
+class RunManager:
+    def __init__(
+        self,
+        graph: Graph,
+        store: RunStore,
+        checkpointer: AsyncSqliteSaver,
+        deps: Deps,
+        sink: EventSink,
+    ) -> None:
+        self.store = store
+        self._graph = graph
+        self._checkpointer = checkpointer
+        self._deps = deps
+        self._sink = sink
+        self._slots = asyncio.Semaphore(deps.settings.max_runs)
+        self._tasks: dict[str, asyncio.Task[RunRecord]] = {}
+
+    # -- starting ---------------------------------------------------------------------
+
+    async def create(self, key: str, requester: str, channel: str | None = None) -> RunRecord:
+        """Register a run for `key`; raises `TicketBusy` while another run has the ticket."""
+        return await self.store.create(normalize_key(key), requester, channel)
+
+    def launch(self, run: RunRecord, *, thread_url: str | None = None) -> asyncio.Task[RunRecord]:
+        """Begin a created run in the background."""
+        initial = {"run_id": run.run_id, "ticket_key": run.ticket, "thread_url": thread_url}
+        first = RunStarted(ticket=run.ticket, requester=run.requester)
+        return self._spawn(run, initial, first_event=first)
+
+    async def start(self, key: str, requester: str) -> RunRecord:
+        run = await self.create(key, requester)
+        self.launch(run)
+        return run
+
+    # -- deciding ---------------------------------------------------------------------
+
+    async def pending_review(self, run_id: str) -> tuple[RunRecord, str, ReviewRequest]:
+        """The run, its pending interrupt id and review request, or `RunRefused`."""
+        run = await self._known(run_id)
+        if run.status != "awaiting_review" or run.interrupt_id is None:
+            raise RunRefused("decided" if run.decision else "stale", describe_decision(run), run)
+        for pending in (await self.snapshot(run_id)).interrupts:
+            if pending.id == run.interrupt_id:
+                return run, pending.id, ReviewRequest.model_validate(pending.value)
+        raise RunRefused("stale", "This review is no longer pending.", run)
+
+    async def decide(
+        self, run_id: str, decision: ReviewDecision, interrupt_id: str | None = None
+    ) -> RunRecord:
+        """Apply a person's decision exactly once; everyone else gets `RunRefused`.
+
+        `interrupt_id` is the review the person saw (a button carries it); a stale
+        button names an older one and is refused. None means "the pending one".
+        """
+        run, pending_id, request = await self.pending_review(run_id)
+        if interrupt_id is not None and interrupt_id != pending_id:
+            raise RunRefused("stale", "This review was replaced by a newer one.", run)
+        if decision.action == "revise" and request.revisions_left <= 0:
+            raise RunRefused(
+                "not_allowed",
+                f"No revisions left (TASKMASTER_MAX_REVISIONS="
+                f"{self._deps.settings.max_revisions}): approve or reject this change.",
+                run,
+            )
+        if not await self.store.claim_review(run_id, pending_id, decision):
+            latest = await self.store.require(run_id)
+            raise RunRefused("decided", describe_decision(latest), latest)
+        claimed = await self.store.require(run_id)
+        resume: Command[Any] = Command(resume={pending_id: decision.model_dump(mode="json")})
+        self._spawn(claimed, resume)
+        return claimed
+
+    # -- continuing, cancelling, recovering ---------------------------------------------
+
+    async def resume(self, run_id: str) -> RunRecord:
+        """Continue a run that stopped mid-step (crash, restart) or failed, from its checkpoint."""
+        run = await self._known(run_id)
+        if run_id in self._tasks:
+            raise RunRefused("stale", "This run is already going.", run)
+        if run.status == "awaiting_review":
+            raise RunRefused("not_allowed", "This run is waiting for a review decision.", run)
+        if run.status not in ("running", "resuming", "failed"):
+            raise RunRefused("decided", describe_decision(run), run)
+        snapshot = await self.snapshot(run_id)
+        if not snapshot.created_at:  # never checkpointed: start it from the beginning
+            await self.store.transition(run_id, "running", only_from=(run.status,))
+            self.launch(run)
+            return run
+        payload: Command[Any] | None = None
+        if run.status == "resuming" and run.decision is not None:
+            # The claim was won but the process stopped before the decision was applied.
+            for pending in snapshot.interrupts:
+                if pending.id == run.interrupt_id:
+                    payload = Command(resume={pending.id: run.decision.model_dump(mode="json")})
+        if run.status == "failed":
+            await self.store.transition(run_id, "running", only_from=("failed",))
+        self._spawn(await self.store.require(run_id), payload)
+        return run
+
+    async def cancel(self, run_id: str, by: str) -> RunRecord:
+        run = await self._known(run_id)
+        if not await self.store.transition(
+            run_id, "cancelled", only_from=("running", "awaiting_review", "resuming")
+        ):
+            raise RunRefused("decided", describe_decision(run), run)
+        task = self._tasks.get(run_id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._finish(run, "cancelled")
+        return await self.store.require(run_id)
+
+    async def recover(self) -> list[RunRecord]:
+        """On start-up: continue runs a stopped process left mid-step."""
+        resumed = []
+        for run in await self.store.with_status("running", "resuming"):
+            if run.run_id not in self._tasks:
+                await self.resume(run.run_id)
+                resumed.append(run)
+        return resumed
+
+    async def snapshot(self, run_id: str) -> StateSnapshot:
+        """The run's latest checkpointed graph state (empty for a run never started)."""
+        return await self._graph.aget_state(self._config(run_id))
+
+    async def wait(self, run_id: str) -> RunRecord:
+        """Wait until this process stops driving the run (finished, failed or paused)."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        return await self.store.require(run_id)
+
+    async def aclose(self) -> None:
+        """Stop driving runs; they stay `running` and `recover()` continues them later."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- driving ----------------------------------------------------------------------
+
+    def _spawn(
+        self, run: RunRecord, payload: Any, first_event: Event | None = None
+    ) -> asyncio.Task[RunRecord]:
+        task = asyncio.create_task(self._drive(run, payload, first_event), name=run.run_id)
+        self._tasks[run.run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run.run_id, None))
+        return task
+
+    async def _drive(self, run: RunRecord, payload: Any, first_event: Event | None) -> RunRecord:
+        if first_event is not None:
+            await self._emit(run, first_event)
+        async with self._slots:
+            steps: list[StepName] = []
+            try:
+                await self._stream(run, payload, steps)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the run's boundary: classify, record, tell the user
+                error = classify(exc)
+                if error is not exc:
+                    log.exception("run %s failed", run.run_id)
+                await self.store.transition(run.run_id, "failed", error=error.message)
+                if steps:
+                    await self._emit(run, Step(name=steps[-1], status="failed"))
+                await self._emit(run, ErrorRaised(kind=error.kind, message=error.message))
+                await self._emit(run, RunFinished(status="failed"))
+        return await self.store.require(run.run_id)
+
+    async def _stream(self, run: RunRecord, payload: Any, steps: list[StepName]) -> None:
+        """Drive the graph until it pauses or ends; `steps` collects the steps started."""
+        await self.store.transition(run.run_id, "running", only_from=("running", "resuming"))
+        config = self._config(run.run_id)
+        async for mode, chunk in self._graph.astream(
+            payload, config, stream_mode=["custom", "updates"], durability="sync"
+        ):
+            if mode == "custom":
+                event = parse_event(chunk)
+                if isinstance(event, Step) and event.status == "started":
+                    steps.append(event.name)
+                await self._emit(run, event)
+                continue
+            if (await self.store.require(run.run_id)).status == "cancelled":
+                return  # cancelled from another process; its canceller tidied up
+            if isinstance(chunk, dict) and "__interrupt__" in chunk:
+                pending = chunk["__interrupt__"][0]
+                await self.store.transition(
+                    run.run_id, "awaiting_review", only_from=("running",), interrupt_id=pending.id
+                )
+                request = ReviewRequest.model_validate(pending.value)
+                await self._emit(run, ReviewRequested(interrupt_id=pending.id, request=request))
+        snapshot = await self._graph.aget_state(config)
+        if snapshot.interrupts:
+            return
+        outcome: FinalStatus
+        match snapshot.values.get("outcome"):
+            case "done":
+                outcome = "done"
+            case "rejected":
+                outcome = "rejected"
+            case _:
+                raise TaskmasterError(ErrorKind.INTERNAL, "The run stopped before it finished.")
+        pull_request = snapshot.values.get("pull_request")
+        await self.store.transition(run.run_id, outcome, only_from=("running",))
+        await self._finish(
+            run, outcome, PullRequest.model_validate(pull_request) if pull_request else None
+        )
+
+    async def _finish(
+        self, run: RunRecord, status: FinalStatus, pull_request: PullRequest | None = None
+    ) -> None:
+        await remove_workspace(workspace_path(self._deps.workspaces, run.run_id))
+        await prune(self._checkpointer, run.run_id)
+        await self._emit(run, RunFinished(status=status, pull_request=pull_request))
+
+    async def _emit(self, run: RunRecord, event: Event) -> None:
+        try:
+            await self._sink(run, event)
+        except Exception:  # a surface's failure must never fail the run itself
+            log.exception("event sink failed on %s for run %s", event.type, run.run_id)
+
+    async def _known(self, run_id: str) -> RunRecord:
+        run = await self.store.get(run_id)
+        if run is None:
+            raise RunRefused("unknown", f"There is no run {run_id[:40]}.")
+        return run
+
+    @staticmethod
+    def _config(run_id: str) -> RunnableConfig:
+        return {
+            "configurable": {"thread_id": thread_id(run_id)},
+            "recursion_limit": RECURSION_LIMIT,
+        }

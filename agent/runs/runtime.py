@@ -1,0 +1,50 @@
+"""Everything a process needs to drive runs, opened together and closed together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from agent.deps import Deps
+from agent.graph import compile_graph
+from agent.integrations import registry
+from agent.runs.checkpoints import open_checkpointer
+from agent.runs.manager import EventSink, RunManager
+from agent.runs.store import RunStore
+from agent.settings import Settings
+
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, environ: Mapping[str, str], sink: EventSink
+) -> AsyncIterator[RunManager]:
+    """The run manager over one HTTP session, one checkpointer and one registry connection.
+
+    Settings are checked before anything is opened, so a missing one stops start-up
+    with its one line. On exit, runs still going are left `running` for `recover()`.
+    """
+    async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
+        deps = Deps(
+            settings=settings,
+            tickets=registry.ticket_source(settings, http),
+            code_host=registry.code_host(settings, http),
+            model_for=registry.chat_model(settings),
+            environ=dict(environ),
+        )
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = await RunStore.open(settings.db_path)
+        try:
+            async with open_checkpointer(settings.db_path) as checkpointer:
+                manager = RunManager(
+                    compile_graph(deps, checkpointer), store, checkpointer, deps, sink
+                )
+                try:
+                    yield manager
+                finally:
+                    await manager.aclose()
+        finally:
+            await store.close()

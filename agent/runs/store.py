@@ -1,0 +1,228 @@
+"""The run registry: TaskMaster's own table beside the checkpoints (DESIGN section 5).
+
+It lives in the same SQLite file as LangGraph's checkpoints but has its own schema
+and migrations. Every state change that two processes might race on is one
+conditional UPDATE, so SQLite itself decides the winner: that is the exactly-once
+guarantee for review clicks and for one active run per ticket.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from agent.models import ACTIVE_STATUSES, ReviewDecision, RunStatus
+
+BUSY_TIMEOUT_S = 30.0
+
+# Each entry moves the schema one version up; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        run_id        TEXT PRIMARY KEY,
+        ticket        TEXT NOT NULL,
+        requester     TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        interrupt_id  TEXT,
+        decision      TEXT,
+        error         TEXT,
+        channel       TEXT,
+        root_ts       TEXT,
+        progress_ts   TEXT,
+        review_ts     TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE INDEX runs_by_ticket ON runs (ticket, status);
+    -- One active run per ticket, enforced by SQLite even across processes.
+    CREATE UNIQUE INDEX one_active_run_per_ticket ON runs (ticket)
+        WHERE status IN ('running', 'awaiting_review', 'resuming');
+    """,
+)
+
+_ACTIVE_SQL = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the registry."""
+
+    run_id: str
+    ticket: str
+    requester: str
+    status: RunStatus
+    interrupt_id: str | None
+    decision: ReviewDecision | None
+    error: str | None
+    channel: str | None
+    root_ts: str | None
+    progress_ts: str | None
+    review_ts: str | None
+    created_at: str
+    updated_at: str
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "ticket": self.ticket,
+            "status": self.status,
+            "requester": self.requester,
+            "decided_by": self.decision.by if self.decision else None,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> RunRecord:
+        data = dict(zip(row.keys(), tuple(row), strict=True))
+        decision = data.pop("decision")
+        return cls(
+            **data,
+            decision=ReviewDecision.model_validate_json(decision) if decision else None,
+        )
+
+
+class TicketBusy(Exception):
+    """A run for this ticket is already active; carries that run."""
+
+    def __init__(self, run: RunRecord) -> None:
+        super().__init__(f"{run.ticket} already has an active run ({run.run_id})")
+        self.run = run
+
+
+class RunStore:
+    """Reads and writes the `runs` table over its own aiosqlite connection."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._conn.row_factory = aiosqlite.Row
+
+    @classmethod
+    async def open(cls, path: Path) -> RunStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        store = cls(conn)
+        await store.migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest version; safe when several processes start at once."""
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            async with self._conn.execute("PRAGMA user_version") as cursor:
+                row = await cursor.fetchone()
+            version = int(row[0]) if row else 0
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    await self._conn.execute(statement)
+                await self._conn.execute(f"PRAGMA user_version = {number}")
+            await self._conn.execute("COMMIT")
+        except BaseException:
+            await self._conn.execute("ROLLBACK")
+            raise
+
+    async def create(self, ticket: str, requester: str, channel: str | None = None) -> RunRecord:
+        """Insert a new running run, or raise `TicketBusy` with the ticket's active run."""
+        run_id = uuid.uuid4().hex[:12]
+        now = _now()
+        try:
+            await self._conn.execute(
+                "INSERT INTO runs (run_id, ticket, requester, status, channel, created_at, "
+                "updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                (run_id, ticket, requester, channel, now, now),
+            )
+        except aiosqlite.IntegrityError:
+            active = await self.active_for(ticket)
+            if active is None:  # it finished between our insert and this read
+                return await self.create(ticket, requester, channel)
+            raise TicketBusy(active) from None
+        return await self.require(run_id)
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        async with self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)) as cur:
+            row = await cur.fetchone()
+        return RunRecord.from_row(row) if row else None
+
+    async def require(self, run_id: str) -> RunRecord:
+        record = await self.get(run_id)
+        if record is None:
+            raise KeyError(run_id)
+        return record
+
+    async def active_for(self, ticket: str) -> RunRecord | None:
+        rows = await self._select(f"WHERE ticket = ? AND status IN ({_ACTIVE_SQL})", (ticket,))
+        return rows[0] if rows else None
+
+    async def recent(self, *, active_only: bool = False, limit: int = 100) -> list[RunRecord]:
+        where = f"WHERE status IN ({_ACTIVE_SQL})" if active_only else ""
+        return await self._select(f"{where} ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,))
+
+    async def with_status(self, *statuses: RunStatus) -> list[RunRecord]:
+        marks = ", ".join("?" for _ in statuses)
+        return await self._select(f"WHERE status IN ({marks}) ORDER BY created_at", statuses)
+
+    async def transition(
+        self,
+        run_id: str,
+        to: RunStatus,
+        *,
+        only_from: Sequence[RunStatus] | None = None,
+        interrupt_id: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Set the status, optionally only from given statuses; True if this call changed it."""
+        sql = "UPDATE runs SET status = ?, interrupt_id = ?, error = ?, updated_at = ?"
+        params: list[Any] = [to, interrupt_id, error, _now()]
+        sql += " WHERE run_id = ?"
+        params.append(run_id)
+        if only_from is not None:
+            sql += f" AND status IN ({', '.join('?' for _ in only_from)})"
+            params.extend(only_from)
+        cursor = await self._conn.execute(sql, params)
+        return cursor.rowcount == 1
+
+    async def claim_review(self, run_id: str, interrupt_id: str, decision: ReviewDecision) -> bool:
+        """Take the pending review for `decision`; exactly one caller ever gets True."""
+        cursor = await self._conn.execute(
+            "UPDATE runs SET status = 'resuming', decision = ?, updated_at = ? "
+            "WHERE run_id = ? AND status = 'awaiting_review' AND interrupt_id = ?",
+            (decision.model_dump_json(), _now(), run_id, interrupt_id),
+        )
+        return cursor.rowcount == 1
+
+    async def set_messages(self, run_id: str, **timestamps: str | None) -> None:
+        """Remember where a surface shows the run (Slack channel and message timestamps)."""
+        allowed = {"channel", "root_ts", "progress_ts", "review_ts"}
+        unknown = set(timestamps) - allowed
+        if unknown:
+            raise ValueError(f"unknown message fields: {sorted(unknown)}")
+        if not timestamps:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in timestamps)
+        await self._conn.execute(
+            f"UPDATE runs SET {assignments}, updated_at = ? WHERE run_id = ?",
+            (*timestamps.values(), _now(), run_id),
+        )
+
+    async def _select(self, clause: str, params: Sequence[Any]) -> list[RunRecord]:
+        async with self._conn.execute(f"SELECT * FROM runs {clause}", tuple(params)) as cur:
+            rows = await cur.fetchall()
+        return [RunRecord.from_row(row) for row in rows]

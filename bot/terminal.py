@@ -1,0 +1,99 @@
+"""The terminal surface: one readable line per event, and the review in full."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from agent.events import (
+    STEP_LABELS,
+    DecisionMade,
+    ErrorRaised,
+    Event,
+    PlanReady,
+    PullRequestOpened,
+    ReviewRequested,
+    RunFinished,
+    RunStarted,
+    Step,
+    TestsRan,
+    TicketLoaded,
+    TicketUpdated,
+    ToolUsed,
+)
+from agent.models import ReviewRequest
+from agent.runs.store import RunRecord
+
+_COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
+_RESET = "\033[0m"
+_STEP_MARKS = {"started": "…", "done": "✓", "failed": "✗"}
+
+
+class TerminalSink:
+    """Prints every event of the runs this process drives."""
+
+    def __init__(self, out: TextIO = sys.stdout, colour: bool | None = None) -> None:
+        self._out = out
+        self._colour = out.isatty() if colour is None else colour
+
+    async def __call__(self, run: RunRecord, event: Event) -> None:
+        for line in render_event(run, event, colour=self._colour):
+            print(line, file=self._out, flush=True)
+
+
+def render_event(run: RunRecord, event: Event, *, colour: bool = False) -> list[str]:
+    match event:
+        case RunStarted():
+            return [f"▶ {event.ticket}: run {run.run_id} started by {event.requester}"]
+        case Step():
+            return [f"{_STEP_MARKS[event.status]} {STEP_LABELS[event.name]}"]
+        case TicketLoaded():
+            return [f"  {event.ticket.key}: {event.ticket.title}"]
+        case PlanReady():
+            steps = [f"    {n}. {step}" for n, step in enumerate(event.plan.steps, start=1)]
+            return [f"  plan: {event.plan.summary}", *steps]
+        case ToolUsed():
+            return [f"  · {event.line}"]
+        case TestsRan():
+            return [f"  tests ({event.result.command}): {event.result.headline}"]
+        case ReviewRequested():
+            return render_review(event.request, colour=colour)
+        case DecisionMade():
+            feedback = f": {event.feedback}" if event.feedback else ""
+            return [f"  {event.action} by {event.by}{feedback}"]
+        case PullRequestOpened():
+            pr = event.pull_request
+            return [f"  pull request #{pr.number} opened: {pr.url}"]
+        case TicketUpdated():
+            moved = f", moved to {event.transition}" if event.transition else ""
+            return [f"  {event.ticket} updated (comment {event.comment_id}{moved})"]
+        case RunFinished():
+            link = f": {event.pull_request.url}" if event.pull_request else ""
+            return [f"■ {run.ticket} {event.status}{link}"]
+        case ErrorRaised():
+            return [f"✗ {event.message} ({event.kind})"]
+
+
+def render_review(request: ReviewRequest, *, colour: bool = False) -> list[str]:
+    total = request.iteration + request.revisions_left
+    lines = [
+        "",
+        f"━━ Review {request.iteration} of {total}: {request.ticket.key} {request.ticket.title}",
+    ]
+    if request.summary:
+        lines.append(f"  {request.summary}")
+    lines += [f"  {f.path}  +{f.added} -{f.removed}" for f in request.files] or ["  (no changes)"]
+    if not request.touches_tests:
+        lines.append("  ⚠ no test file changed")
+    tests = request.tests
+    lines.append(f"  tests: {tests.headline}" if tests else "  tests: no test command found")
+    lines.append("")
+    lines += [_colour_line(line) if colour else line for line in request.diff.splitlines()]
+    return lines
+
+
+def _colour_line(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return line
+    start = _COLOURS.get(line[:1])
+    return f"{start}{line}{_RESET}" if start else line

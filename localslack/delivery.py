@@ -1,0 +1,285 @@
+"""What Slack sends to the app: signed slash commands and interactions, and the response_urls.
+
+Each delivery is a real signed HTTP POST to `app_url`, so the app's own signature check,
+ack timing and payload parsing are exercised exactly as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+from localslack.blocks import check_message, find_action
+from localslack.params import flag
+from localslack.signing import signed_headers
+from localslack.state import APP_ID, JSON, ApiError, Message, User, View, Workspace
+
+VERIFICATION_TOKEN = "local-verification-token"
+ACK_DEADLINE = 3.0  # seconds Slack waits for an ack before it shows the user an error
+
+
+@dataclass
+class DeliveryResult:
+    """The app's answer to one delivery; `elapsed` is the ack time Slack would measure."""
+
+    status: int
+    body: str
+    elapsed: float
+    payload: JSON = field(default_factory=dict)
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body) if self.body.strip() else None
+        except ValueError:
+            return None
+
+    @property
+    def acked_in_time(self) -> bool:
+        return self.status == 200 and self.elapsed < ACK_DEADLINE
+
+
+@dataclass(frozen=True)
+class _ResponseTarget:
+    """Where a response_url's messages land: the channel, the user, the source message."""
+
+    channel: str
+    user: str
+    message_ts: str | None = None
+    thread_ts: str | None = None
+
+
+class Delivery:
+    """Builds Slack's payloads, signs and POSTs them, and serves the response_urls it hands out."""
+
+    def __init__(self, ws: Workspace, *, signing_secret: str, base_url: Callable[[], str]) -> None:
+        self.ws = ws
+        self.signing_secret = signing_secret
+        self.base_url = base_url  # a callable: the port is known only after start()
+        self.app_url: str | None = None
+        self._targets: dict[str, _ResponseTarget] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/response/{response_id}", self.respond)]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- deliveries ----------------------------------------------------------------------------
+
+    async def slash_command(
+        self, text: str, *, user: str, channel: str, command: str
+    ) -> DeliveryResult:
+        person, room = self._user(user), self.ws.channel(channel)
+        form = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.ws.team_id,
+            "team_domain": "localslack",
+            "channel_id": room.id,
+            "channel_name": room.name,
+            "user_id": person.id,
+            "user_name": person.name,
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": self._response_url(_ResponseTarget(room.id, person.id)),
+            "trigger_id": self.ws.issue_trigger(person.id),
+        }
+        result = await self._post(urlencode(form).encode(), form)
+        reply = result.json if result.status == 200 else None
+        if isinstance(reply, dict):
+            # Slack shows an ack body like a response_url message (ephemeral by default).
+            self._apply(_ResponseTarget(room.id, person.id), reply)
+        elif result.status == 200 and result.body.strip():
+            self.ws.add_ephemeral(room.id, person.id, text=result.body)
+        return result
+
+    async def click(
+        self, channel: str, message_ts: str, action_id: str, *, user: str, value: str | None
+    ) -> DeliveryResult:
+        person = self._user(user)
+        try:
+            message = self.ws.find(channel, message_ts)
+        except ApiError as error:
+            raise LookupError(f"no message {message_ts} in {channel}") from error
+        block_id, element = find_action(message.blocks, action_id)
+        action: JSON = {
+            "type": element.get("type", "button"),
+            "action_id": action_id,
+            "block_id": block_id,
+            "action_ts": self.ws.next_ts(),
+        }
+        for key in ("text", "style"):
+            if key in element:
+                action[key] = element[key]
+        chosen = value if value is not None else element.get("value")
+        if chosen is not None:
+            action["value"] = chosen
+        payload = {
+            **self._common("block_actions", person),
+            "container": _container(message),
+            "channel": {"id": message.channel, "name": self.ws.channel(message.channel).name},
+            "message": message.to_dict(),
+            "state": {"values": {}},
+            "response_url": self._response_url(
+                _ResponseTarget(message.channel, person.id, message.ts, message.thread_ts)
+            ),
+            "actions": [action],
+        }
+        return await self._post_payload(payload)
+
+    async def submit_view(
+        self, view_id: str, values: dict[str, dict[str, str]], *, user: str
+    ) -> DeliveryResult:
+        person = self._user(user)
+        try:
+            view = self.ws.view(view_id)
+        except ApiError as error:
+            raise LookupError(f"no view {view_id}") from error
+        if not view.is_open:
+            raise LookupError(f"view {view_id} is closed")
+        block_ids = {b.get("block_id") for b in view.view.get("blocks", [])}
+        missing = set(values) - block_ids
+        if missing:
+            raise LookupError(f"view {view_id} has no blocks {sorted(missing)}")
+        state = {
+            block_id: {
+                action_id: {"type": "plain_text_input", "value": text}
+                for action_id, text in inputs.items()
+            }
+            for block_id, inputs in values.items()
+        }
+        payload = {
+            **self._common("view_submission", person),
+            "view": {**view.view, "state": {"values": state}},
+            "response_urls": [],
+        }
+        result = await self._post_payload(payload)
+        if result.status == 200:
+            self._apply_view_response(view, result.json, person.id)
+        return result
+
+    def _apply_view_response(self, view: View, reply: Any, user: str) -> None:
+        """Slack's response_action semantics: errors keep it open, update/push/clear change it."""
+        action = reply.get("response_action") if isinstance(reply, dict) else None
+        if action == "errors":
+            view.errors = dict(reply.get("errors") or {})
+        elif action == "update":
+            self.ws.replace_view(view, reply["view"])
+        elif action == "push":
+            self.ws.open_view(reply["view"], user)
+        elif action == "clear":
+            for other in self.ws.views:
+                if other.user == user:
+                    other.is_open = False
+        else:
+            view.is_open = False
+
+    # -- response_url --------------------------------------------------------------------------
+
+    async def respond(self, request: web.Request) -> web.Response:
+        target = self._targets.get(request.match_info["response_id"])
+        if target is None:
+            return web.Response(status=404, text="expired_url")
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="invalid_payload")
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="invalid_payload")
+        self.ws.responses.append(body)
+        try:
+            self._apply(target, body)
+        except ApiError as error:
+            return web.Response(
+                status=400 if error.code != "message_not_found" else 404, text=error.code
+            )
+        return web.Response(text="ok")
+
+    def _apply(self, target: _ResponseTarget, body: JSON) -> None:
+        text, blocks = str(body.get("text") or ""), body.get("blocks") or None
+        if flag(body.get("delete_original")) and target.message_ts:
+            self.ws.delete(target.channel, target.message_ts)
+            return
+        check_message(text, blocks)
+        if flag(body.get("replace_original")) and target.message_ts:
+            message = self.ws.find(target.channel, target.message_ts)
+            message.text, message.blocks = text, blocks
+            message.edited = {"user": message.user, "ts": self.ws.next_ts()}
+        elif body.get("response_type") == "in_channel":
+            self.ws.post(target.channel, thread_ts=body.get("thread_ts"), text=text, blocks=blocks)
+        else:
+            thread_ts = body.get("thread_ts") or target.thread_ts
+            self.ws.add_ephemeral(
+                target.channel, target.user, text=text, blocks=blocks, thread_ts=thread_ts
+            )
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _user(self, user_id: str) -> User:
+        try:
+            return self.ws.user(user_id)
+        except ApiError as error:
+            raise LookupError(f"no user {user_id}") from error
+
+    def _common(self, kind: str, person: User) -> JSON:
+        return {
+            "type": kind,
+            "team": {"id": self.ws.team_id, "domain": "localslack"},
+            "user": {
+                "id": person.id,
+                "username": person.name,
+                "name": person.name,
+                "team_id": self.ws.team_id,
+            },
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": self.ws.issue_trigger(person.id),
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+
+    def _response_url(self, target: _ResponseTarget) -> str:
+        response_id = self.ws.next_id("R")
+        self._targets[response_id] = target
+        return f"{self.base_url()}/response/{response_id}"
+
+    async def _post_payload(self, payload: JSON) -> DeliveryResult:
+        return await self._post(urlencode({"payload": json.dumps(payload)}).encode(), payload)
+
+    async def _post(self, body: bytes, sent: JSON) -> DeliveryResult:
+        if not self.app_url:
+            raise RuntimeError("LocalSlack.app_url is not set: where should Slack deliver this?")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            **signed_headers(self.signing_secret, body),
+        }
+        started = time.perf_counter()
+        async with self._session.post(self.app_url, data=body, headers=headers) as response:
+            text = await response.text()
+        return DeliveryResult(response.status, text, time.perf_counter() - started, sent)
+
+
+def _container(message: Message) -> JSON:
+    container: JSON = {
+        "type": "message",
+        "message_ts": message.ts,
+        "channel_id": message.channel,
+        "is_ephemeral": False,
+    }
+    if message.is_reply:
+        container["thread_ts"] = message.thread_ts
+    return container

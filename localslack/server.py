@@ -1,0 +1,228 @@
+"""LocalSlack: one fake Slack workspace (Web API, deliveries, response_urls) on a local port."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from aiohttp import web
+
+from localslack.delivery import Delivery, DeliveryResult
+from localslack.faults import Faults
+from localslack.state import (
+    DEFAULT_CHANNELS,
+    DEFAULT_USERS,
+    JSON,
+    Channel,
+    Ephemeral,
+    Message,
+    RecordedCall,
+    UploadedFile,
+    User,
+    View,
+    Workspace,
+)
+from localslack.webapi import WebApi
+
+T = TypeVar("T")
+
+
+class LocalSlack:
+    """Stands in for Slack's servers so the bot runs end to end with no network and no account.
+
+    Point the bot's `AsyncWebClient(base_url=ls.api_url)` here, set `app_url` to the bot's
+    `/slack/events`, then drive it with `slash_command`, `click` and `submit_view`.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-local",
+        signing_secret: str = "local-secret",
+        app_url: str | None = None,
+        team_id: str = "T0LOCAL",
+        users: Sequence[User] = DEFAULT_USERS,
+        channels: Sequence[Channel] = DEFAULT_CHANNELS,
+    ) -> None:
+        self.bot_token = bot_token
+        self.signing_secret = signing_secret
+        self.team_id = team_id
+        self.workspace = Workspace(team_id=team_id, users=users, channels=channels)
+        self.faults = Faults()
+        self._base_url: str | None = None
+        self.webapi = WebApi(self.workspace, self.faults, token=bot_token, base_url=self._url)
+        self.delivery = Delivery(self.workspace, signing_secret=signing_secret, base_url=self._url)
+        self.delivery.app_url = app_url
+        self._changed = asyncio.Condition()
+        self.app = web.Application(middlewares=[self._notify_after])
+        self.app.add_routes([*self.webapi.routes(), *self.delivery.routes()])
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve on host:port; port 0 picks a free port, read it back from `base_url`."""
+        runner = web.AppRunner(self.app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        bound = runner.addresses[0]
+        self._base_url = f"http://{host}:{bound[1]}"
+
+    async def stop(self) -> None:
+        await self.delivery.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> LocalSlack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("LocalSlack is not started")
+        return self._base_url
+
+    @property
+    def base_url(self) -> str:
+        return self._url()
+
+    @property
+    def api_url(self) -> str:
+        """What SLACK_API_URL / AsyncWebClient(base_url=...) takes, trailing slash included."""
+        return self._url() + "/api/"
+
+    @property
+    def app_url(self) -> str | None:
+        return self.delivery.app_url
+
+    @app_url.setter
+    def app_url(self, url: str | None) -> None:
+        self.delivery.app_url = url
+
+    @web.middleware
+    async def _notify_after(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], T], seconds: float = 5.0) -> T:
+        """Wait until `predicate()` is truthy; returns its value. For what the app does after
+        its ack (Bolt's default): re-checked after every request this server answers, so the
+        predicate should read LocalSlack's state, not the app's.
+        """
+        async with asyncio.timeout(seconds), self._changed:
+            await self._changed.wait_for(predicate)
+        return predicate()
+
+    # -- what happened -------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        return self.workspace.calls
+
+    def calls_to(self, method: str) -> list[RecordedCall]:
+        return [call for call in self.workspace.calls if call.method == method]
+
+    def messages(self, channel: str) -> list[Message]:
+        return self.workspace.messages(channel)
+
+    def thread(self, channel: str, ts: str) -> list[Message]:
+        return self.workspace.thread(channel, ts)
+
+    def message(self, channel: str, ts: str) -> Message:
+        return self.workspace.find(channel, ts)
+
+    @property
+    def ephemerals(self) -> list[Ephemeral]:
+        return self.workspace.ephemerals
+
+    @property
+    def views(self) -> list[View]:
+        return self.workspace.views
+
+    def view(self, view_id: str) -> View:
+        return self.workspace.view(view_id)
+
+    @property
+    def open_views(self) -> dict[str, View]:
+        return {v.id: v for v in self.workspace.views if v.is_open}
+
+    @property
+    def files(self) -> list[UploadedFile]:
+        """Files shared by files.completeUploadExternal (reserved-but-unshared ones excluded)."""
+        return [f for f in self.workspace.files if f.title is not None]
+
+    @property
+    def responses(self) -> list[JSON]:
+        return self.workspace.responses
+
+    @property
+    def trigger_ttl(self) -> float:
+        return self.workspace.trigger_ttl
+
+    @trigger_ttl.setter
+    def trigger_ttl(self, seconds: float) -> None:
+        """Set to 0 to make every trigger id expire at once (tests of expired_trigger_id)."""
+        self.workspace.trigger_ttl = seconds
+
+    # -- failures ------------------------------------------------------------------------------
+
+    def fail(self, method: str, *, status: int = 429, retry_after: int = 1, times: int = 1) -> None:
+        """The next `times` calls of `method` answer `status` (429 with Retry-After)."""
+        self.faults.fail(method, status=status, retry_after=retry_after, times=times)
+
+    def fail_every(
+        self, n: int, *, status: int = 429, retry_after: int = 0, methods: set[str] | None = None
+    ) -> None:
+        """Every n-th call (of `methods`, or of all) answers `status`; n=0 turns it off."""
+        self.faults.fail_every(n, status=status, retry_after=retry_after, methods=methods)
+
+    # -- what Slack sends to the app -----------------------------------------------------------
+
+    async def slash_command(
+        self,
+        text: str,
+        *,
+        user: str = "U_ANA",
+        channel: str = "C_GENERAL",
+        command: str = "/taskmaster",
+    ) -> DeliveryResult:
+        result = await self.delivery.slash_command(
+            text, user=user, channel=channel, command=command
+        )
+        await self._notify()
+        return result
+
+    async def click(
+        self,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        *,
+        user: str = "U_ANA",
+        value: str | None = None,
+    ) -> DeliveryResult:
+        result = await self.delivery.click(channel, message_ts, action_id, user=user, value=value)
+        await self._notify()
+        return result
+
+    async def submit_view(
+        self, view_id: str, values: dict[str, dict[str, str]], *, user: str = "U_ANA"
+    ) -> DeliveryResult:
+        result = await self.delivery.submit_view(view_id, values, user=user)
+        await self._notify()
+        return result

@@ -1,0 +1,239 @@
+"""The `taskmaster` command, run as a person runs it: separate processes, no terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.demo import prepare_demo
+from agent.git import git
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class Cli:
+    """Runs `python -m bot.cli` in a private data folder, with --demo where it applies."""
+
+    def __init__(self, home: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.home = home
+        self.data = home / ".taskmaster"
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("TASKMASTER_", "SLACK_"))
+        }
+        self.env.update(extra_env or {})
+
+    async def spawn(self, *args: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            *args,
+            cwd=self.home,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    async def __call__(self, *args: str) -> Result:
+        proc = await self.spawn(*args)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+        assert proc.returncode is not None
+        return Result(proc.returncode, out.decode(), err.decode())
+
+    async def runs(self) -> list[dict[str, str]]:
+        listed = await self("runs", "--json")
+        assert listed.code == 0, listed.err
+        runs: list[dict[str, str]] = json.loads(listed.out)
+        return runs
+
+    def pull_requests(self) -> list[dict[str, object]]:
+        path = self.data / "pull_requests.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines]
+
+    async def remote_branches(self) -> list[str]:
+        remote = self.data / "demo-remote"
+        listed = await git("branch", "--list", "taskmaster/*", "--format=%(refname)", cwd=remote)
+        return [ref.removeprefix("refs/heads/") for ref in listed.split()]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+async def _awaiting_review(cli: Cli, key: str = "TASK-101") -> str:
+    started = await cli("run", key, "--demo")
+    assert started.code == 0, started.err
+    assert "Waiting for review" in started.out
+    [run] = await cli.runs()
+    assert run["status"] == "awaiting_review"
+    return run["run_id"]
+
+
+async def test_cli_demo_run_then_approve_from_another_process_delivers(cli: Cli) -> None:
+    run_id = await _awaiting_review(cli)
+    approved = await cli("resume", run_id, "approve", "--by", "ana", "--demo")
+    assert approved.code == 0, approved.err
+    [branch] = await cli.remote_branches()
+    assert branch.startswith("taskmaster/TASK-101-")
+    diff = await git("diff", "main", branch, cwd=cli.data / "demo-remote")
+    assert "self.due < today" in diff
+    [pull_request] = cli.pull_requests()
+    assert pull_request["branch"] == branch
+    assert pull_request["title"] == "[TASK-101] Tasks due today are reported as overdue"
+    [run] = await cli.runs()
+    assert run["status"] == "done" and run["run_id"] == run_id
+
+
+async def test_cli_two_approvals_at_once_deliver_once(cli: Cli) -> None:
+    run_id = await _awaiting_review(cli)
+    first, second = await asyncio.gather(
+        cli("resume", run_id, "approve", "--by", "ana", "--demo"),
+        cli("resume", run_id, "approve", "--by", "ben", "--demo"),
+    )
+    assert (first.code, second.code) == (0, 0)
+    refusals = [r.err for r in (first, second) if "Already approved by" in r.err]
+    assert len(refusals) == 1
+    assert len(cli.pull_requests()) == 1
+    assert len(await cli.remote_branches()) == 1
+
+
+async def test_cli_reject_pushes_nothing(cli: Cli) -> None:
+    run_id = await _awaiting_review(cli)
+    rejected = await cli("resume", run_id, "reject", "--by", "ana", "--demo")
+    assert rejected.code == 0
+    assert await cli.remote_branches() == []
+    assert [run["status"] for run in await cli.runs()] == ["rejected"]
+    assert not (cli.data / "workspaces" / run_id).exists()
+
+
+async def test_cli_decide_on_first_review_without_asking(cli: Cli) -> None:
+    done = await cli("run", "TASK-102", "--demo", "--decide", "approve", "--by", "ana")
+    assert done.code == 0, done.err
+    assert [run["status"] for run in await cli.runs()] == ["done"]
+    [pull_request] = cli.pull_requests()
+    assert pull_request["ticket"] == "TASK-102"
+
+
+async def test_cli_refuses_unknown_run_and_finished_run(cli: Cli) -> None:
+    unknown = await cli("resume", "nope", "approve", "--demo")
+    assert unknown.code == 2 and "There is no run nope" in unknown.err
+    run_id = await _awaiting_review(cli)
+    await cli("resume", run_id, "reject", "--by", "ana", "--demo")
+    again = await cli("resume", run_id, "approve", "--by", "ben", "--demo")
+    assert again.code == 0 and "Already rejected by ana" in again.err
+    assert await cli.remote_branches() == []
+
+
+HANG_ONCE = """\
+import os, pathlib, subprocess, sys, time
+marker = pathlib.Path(os.environ["HANG_MARKER"])
+if not marker.exists():
+    marker.write_text(str(os.getpid()))
+    time.sleep(3600)
+sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-q"]))
+"""
+
+
+async def _hang_first_test_run(cli: Cli, marker: Path) -> None:
+    """Make the demo's test command hang the first time, so a kill lands mid-implement."""
+    await prepare_demo(cli.data)
+    remote = cli.data / "demo-remote"
+    (remote / "hang_once.py").write_text(HANG_ONCE)
+    guide = remote / ".taskmaster.md"
+    text = guide.read_text().replace("python -m pytest -q", "python hang_once.py")
+    guide.write_text(text)
+    await git("add", "--all", ".", cwd=remote)
+    await git("commit", "-q", "-m", "Hang the first test run", cwd=remote)
+    cli.env["HANG_MARKER"] = str(marker)
+
+
+async def _file_written(path: Path) -> None:
+    """Wait for another process to write `path`: a file has no event to await, so poll it."""
+    async with asyncio.timeout(60):
+        while not (path.exists() and path.read_text()):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def test_cli_run_killed_mid_implement_resumes_from_checkpoint(
+    cli: Cli, tmp_path: Path
+) -> None:
+    marker = tmp_path / "hanging.pid"
+    await _hang_first_test_run(cli, marker)
+    proc = await cli.spawn("run", "TASK-101", "--demo")
+    await _file_written(marker)  # the agent is inside its implement loop, running tests
+    os.killpg(proc.pid, signal.SIGKILL)
+    await proc.wait()
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # the orphaned test command
+
+    [run] = await cli.runs()
+    assert run["status"] == "running"  # the process died; the registry still says so
+    resumed = await cli("resume", run["run_id"], "--demo")
+    assert resumed.code == 0, resumed.err
+    assert "Plan" not in resumed.out  # continued from the checkpoint, not from the start
+    assert "Waiting for review" in resumed.out
+    [run] = await cli.runs()
+    assert run["status"] == "awaiting_review"
+
+
+async def test_cli_malformed_key_is_refused_before_anything_starts(cli: Cli) -> None:
+    result = await cli("run", "not-a-key!", "--demo")
+    assert result.code == 2
+    assert result.err.strip().count("\n") == 0 and "Keys look like TASK-101" in result.err
+    assert "Traceback" not in result.err
+    assert await cli.runs() == []
+
+
+async def test_cli_unknown_ticket_fails_with_a_friendly_line(cli: Cli) -> None:
+    result = await cli("run", "TASK-999", "--demo")
+    assert result.code == 1
+    assert "No ticket TASK-999" in result.out and "ticket_not_found" in result.out
+    assert "Traceback" not in result.out + result.err
+
+
+async def test_cli_missing_setting_stops_with_one_line(cli: Cli) -> None:
+    result = await cli("run", "TASK-101")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "taskmaster: TASKMASTER_TICKETS is not set: add it to .env (see .env.example)"
+    )
+
+
+async def test_cli_malformed_setting_stops_with_one_line(tmp_path: Path) -> None:
+    cli = Cli(tmp_path, {"TASKMASTER_MAX_RUNS": "many"})
+    result = await cli("runs")
+    assert result.code == 2
+    assert result.err.startswith("taskmaster: TASKMASTER_MAX_RUNS is invalid")
+    assert "Traceback" not in result.err
+
+
+async def test_agent_never_loads_slack() -> None:
+    code = (
+        "import sys, agent.runs.runtime, agent.graph, agent.integrations.registry, bot.cli, "
+        "bot.terminal; "
+        "leaked = [m for m in sys.modules if m.split('.')[0] in ('slack_bolt', 'slack_sdk')]; "
+        "print(','.join(leaked))"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    assert out.decode().strip() == ""

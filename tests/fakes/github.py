@@ -1,0 +1,113 @@
+"""A fake GitHub REST API: one repository (cloned from a real local git URL) and its pulls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes import FakeServer
+
+DOCS = "https://docs.github.com/rest"
+
+
+def _error(message: str, status: int, **extra: Any) -> web.Response:
+    body = {"message": message, "documentation_url": DOCS, "status": str(status), **extra}
+    return web.json_response(body, status=status)
+
+
+class FakeGitHub(FakeServer):
+    """State: the repository `owner/name` at `clone_url`, and `pulls` opened on it."""
+
+    def __init__(
+        self,
+        clone_url: str,
+        *,
+        repository: str = "acme/app",
+        default_branch: str = "main",
+        token: str = "gh-token",
+    ) -> None:
+        super().__init__()
+        self.owner, self.name = repository.split("/")
+        self.clone_url = clone_url
+        self.default_branch = default_branch
+        self.token = token
+        self.pulls: list[dict[str, Any]] = []
+        base = f"/repos/{self.owner}/{self.name}"
+        self.app.add_routes(
+            [
+                web.get("/repos/{owner}/{name}", self._repository),
+                web.get(f"{base}/pulls", self._list_pulls),
+                web.post(f"{base}/pulls", self._create_pull),
+            ]
+        )
+
+    @property
+    def pulls_path(self) -> str:
+        return f"/repos/{self.owner}/{self.name}/pulls"
+
+    def authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    def unauthorized(self) -> web.StreamResponse:
+        return _error("Bad credentials", 401)
+
+    async def _repository(self, request: web.Request) -> web.StreamResponse:
+        if (request.match_info["owner"], request.match_info["name"]) != (self.owner, self.name):
+            return _error("Not Found", 404)
+        full = f"{self.owner}/{self.name}"
+        return web.json_response(
+            {
+                "id": 1,
+                "name": self.name,
+                "full_name": full,
+                "private": True,
+                "html_url": f"https://github.com/{full}",
+                "clone_url": self.clone_url,
+                "default_branch": self.default_branch,
+            }
+        )
+
+    async def _list_pulls(self, request: web.Request) -> web.StreamResponse:
+        state = request.query.get("state", "open")
+        head = request.query.get("head")
+        found = [
+            p
+            for p in self.pulls
+            if (state == "all" or p["state"] == state)
+            and (head is None or p["head"]["label"] == head)
+        ]
+        return web.json_response(found)
+
+    async def _create_pull(self, request: web.Request) -> web.StreamResponse:
+        data = await request.json()
+        missing = [f for f in ("title", "head", "base") if not data.get(f)]
+        if missing:
+            return _error(
+                "Validation Failed",
+                422,
+                errors=[{"field": f, "code": "missing_field"} for f in missing],
+            )
+        label = f"{self.owner}:{data['head']}"
+        if any(p["head"]["label"] == label and p["state"] == "open" for p in self.pulls):
+            message = f"A pull request already exists for {label}."
+            return _error(
+                "Validation Failed",
+                422,
+                errors=[{"resource": "PullRequest", "code": "custom", "message": message}],
+            )
+        number = len(self.pulls) + 1
+        pull = {
+            "id": 1000 + number,
+            "number": number,
+            "state": "open",
+            "html_url": f"https://github.com/{self.owner}/{self.name}/pull/{number}",
+            "url": f"{request.url.origin()}{self.pulls_path}/{number}",
+            "title": data["title"],
+            "body": data.get("body"),
+            "draft": bool(data.get("draft", False)),
+            "head": {"ref": data["head"], "label": label},
+            "base": {"ref": data["base"], "label": f"{self.owner}:{data['base']}"},
+        }
+        self.pulls.append(pull)
+        return web.json_response(pull, status=201)
