@@ -54,6 +54,13 @@ class RunStarted(_Event):
     requester: str
 
 
+class RunQueued(_Event):
+    """The run waits for a free slot (TASKMASTER_MAX_RUNS); `ahead` runs wait before it."""
+
+    type: Literal["queued"] = "queued"
+    ahead: int
+
+
 class Step(_Event):
     type: Literal["step"] = "step"
     name: StepName
@@ -123,6 +130,7 @@ class ErrorRaised(_Event):
 
 Event = Annotated[
     RunStarted
+    | RunQueued
     | Step
     | TicketLoaded
     | PlanReady

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from pathlib import Path
 
 from agent.errors import ErrorKind, TaskmasterError
@@ -44,6 +45,7 @@ async def git(
     check: bool = True,
 ) -> str:
     """Run `git args...` and return its stdout; `redact` lists strings never to log."""
+    started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         "git",
         *args,
@@ -54,6 +56,8 @@ async def git(
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
+    elapsed = time.perf_counter() - started
+    log.debug("git %s took %.3fs", args[0], elapsed, extra={"duration": elapsed})
     if check and proc.returncode != 0:
         shown = " ".join(args[:2])
         detail = err.decode(errors="replace").strip()

@@ -14,6 +14,7 @@ from agent.events import (
     PullRequestOpened,
     ReviewRequested,
     RunFinished,
+    RunQueued,
     RunStarted,
     Step,
     TestsRan,
@@ -45,6 +46,9 @@ def render_event(run: RunRecord, event: Event, *, colour: bool = False) -> list[
     match event:
         case RunStarted():
             return [f"▶ {event.ticket}: run {run.run_id} started by {event.requester}"]
+        case RunQueued():
+            ahead = f"{event.ahead} ahead" if event.ahead else "next in line"
+            return [f"  waiting for a free slot (TASKMASTER_MAX_RUNS; {ahead})"]
         case Step():
             return [f"{_STEP_MARKS[event.status]} {STEP_LABELS[event.name]}"]
         case TicketLoaded():

@@ -23,6 +23,7 @@ from agent.events import (
     Event,
     ReviewRequested,
     RunFinished,
+    RunQueued,
     RunStarted,
     Step,
     StepName,
@@ -93,6 +94,7 @@ class RunManager:
         self._sink = sink
         self._slots = asyncio.Semaphore(deps.settings.max_runs)
         self._tasks: dict[str, asyncio.Task[RunRecord]] = {}
+        self._waiting = 0
 
     # -- starting ---------------------------------------------------------------------
 
@@ -229,7 +231,13 @@ class RunManager:
     async def _drive(self, run: RunRecord, payload: Any, first_event: Event | None) -> RunRecord:
         if first_event is not None:
             await self._emit(run, first_event)
+        queued = self._slots.locked()
+        if queued:  # the semaphore lets waiters in, in order
+            self._waiting += 1
+            await self._emit(run, RunQueued(ahead=self._waiting - 1))
         async with self._slots:
+            if queued:
+                self._waiting -= 1
             steps: list[StepName] = []
             try:
                 await self._stream(run, payload, steps)

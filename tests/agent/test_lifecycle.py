@@ -12,7 +12,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from agent.errors import ErrorKind, TaskmasterError
-from agent.events import ErrorRaised, Event, ReviewRequested, RunFinished
+from agent.events import ErrorRaised, Event, ReviewRequested, RunFinished, RunQueued
 from agent.git import git
 from agent.models import ReviewDecision
 from agent.runs.checkpoints import thread_id
@@ -237,3 +237,16 @@ async def test_review_events_carry_the_pending_interrupt(
     record = await _review(manager)
     [requested] = recorder.of(ReviewRequested)
     assert requested.interrupt_id == record.interrupt_id
+
+
+async def test_runs_beyond_the_limit_wait_in_order_and_say_so(
+    demo_env: dict[str, str], recorder: Recorder
+) -> None:
+    settings = load_settings(demo_env, env_file=None, overrides={"TASKMASTER_MAX_RUNS": "1"})
+    async with open_runtime(settings, {}, recorder) as manager:
+        first = await manager.start("TASK-101", "U_ANA")
+        second = await manager.start("TASK-102", "U_BEN")
+        assert (await manager.wait(first.run_id)).status == "awaiting_review"
+        assert (await manager.wait(second.run_id)).status == "awaiting_review"
+    [queued] = recorder.of(RunQueued)
+    assert queued.ahead == 0

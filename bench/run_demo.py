@@ -1,0 +1,119 @@
+"""Where a demo run's time goes: graph and checkpoints, git, and the repository's tests.
+
+Runs TASK-101 of the demo N times end to end (plan, implement, tests, review, approve,
+push, pull request) with the scripted model, once on the SQLite checkpointer the
+product uses and once on LangGraph's InMemorySaver, and prints the median wall time
+per run split three ways. Git time comes from `agent.git`'s DEBUG log records, test
+time from the runs' `tests` events; the rest is graph, model stand-in and checkpoints.
+
+    .venv/bin/python bench/run_demo.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from agent.demo import prepare_demo
+from agent.deps import Deps
+from agent.events import TestsRan, parse_event
+from agent.graph import compile_graph
+from agent.integrations import registry
+from agent.runs.checkpoints import open_checkpointer
+from agent.settings import load_settings
+
+
+class GitTimer(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.total = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.total += getattr(record, "duration", 0.0)
+
+
+@asynccontextmanager
+async def memory_saver(_: Path) -> Any:
+    yield InMemorySaver()
+
+
+async def one_run(
+    data_dir: Path, saver_factory: Callable[[Path], AbstractAsyncContextManager[Any]], number: int
+) -> tuple[float, float, float]:
+    overrides = await prepare_demo(data_dir)
+    settings = load_settings(
+        {"TASKMASTER_DATA_DIR": str(data_dir)}, env_file=None, overrides=overrides
+    )
+    timer = GitTimer()
+    logging.getLogger("agent.git").addHandler(timer)
+    tests = 0.0
+    async with aiohttp.ClientSession() as http:
+        deps = Deps(
+            settings=settings,
+            tickets=registry.ticket_source(settings, http),
+            code_host=registry.code_host(settings, http),
+            model_for=registry.chat_model(settings),
+        )
+        async with saver_factory(settings.db_path) as saver:
+            saver_typed: BaseCheckpointSaver[str] = saver
+            graph = compile_graph(deps, saver_typed)
+            config: Any = {"configurable": {"thread_id": f"bench-{number}"}}
+            payload: Any = {"run_id": f"bench{number}", "ticket_key": "TASK-101"}
+            started = time.perf_counter()
+            for _ in range(2):  # to the review, then the approval to the pull request
+                async for mode, chunk in graph.astream(
+                    payload, config, stream_mode=["custom", "updates"], durability="sync"
+                ):
+                    if mode == "custom":
+                        event = parse_event(chunk)
+                        if isinstance(event, TestsRan):
+                            tests += event.result.duration
+                    elif "__interrupt__" in chunk:
+                        pending = chunk["__interrupt__"][0]
+                        payload = Command(resume={pending.id: {"action": "approve", "by": "bench"}})
+            total = time.perf_counter() - started
+            state = await graph.aget_state(config)
+            assert state.values.get("outcome") == "done", state.values.get("outcome")
+    logging.getLogger("agent.git").removeHandler(timer)
+    return total, timer.total, tests
+
+
+async def measure(name: str, saver_factory: Any, runs: int) -> None:
+    rows = []
+    for number in range(runs):
+        with tempfile.TemporaryDirectory(prefix="taskmaster-bench-") as scratch:
+            rows.append(await one_run(Path(scratch), saver_factory, number))
+    total = statistics.median(r[0] for r in rows)
+    git = statistics.median(r[1] for r in rows)
+    tests = statistics.median(r[2] for r in rows)
+    graph = statistics.median(r[0] - r[1] - r[2] for r in rows)
+    print(
+        f"{name:<14} median of {runs}: total {total:6.3f}s | graph+checkpoints {graph:6.3f}s"
+        f" | git {git:6.3f}s | tests {tests:6.3f}s"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    logging.getLogger("agent.git").setLevel(logging.DEBUG)
+    await measure("SQLite", open_checkpointer, args.runs)
+    await measure("InMemorySaver", memory_saver, args.runs)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
