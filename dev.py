@@ -26,7 +26,7 @@ COMMANDS = {
 
 def ensure_environment() -> None:
     """Create the virtual environment and install the project when pyproject.toml changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be started by an older python3
         sys.exit(f"TaskMaster needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not (BIN / "python").exists():
         print("Creating .venv ...", flush=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from aiohttp import web
 
+from localslack.changes import Changes
 from localslack.delivery import Delivery, DeliveryResult
 from localslack.faults import Faults
 from localslack.state import (
@@ -23,6 +23,7 @@ from localslack.state import (
     View,
     Workspace,
 )
+from localslack.ui import Ui
 from localslack.webapi import WebApi
 
 T = TypeVar("T")
@@ -32,7 +33,8 @@ class LocalSlack:
     """Stands in for Slack's servers so the bot runs end to end with no network and no account.
 
     Point the bot's `AsyncWebClient(base_url=ls.api_url)` here, set `app_url` to the bot's
-    `/slack/events`, then drive it with `slash_command`, `click` and `submit_view`.
+    `/slack/events`, then drive it with `slash_command`, `click` and `submit_view`, or
+    open `base_url` in a browser: the page there (`localslack.ui`) does the same.
     """
 
     def __init__(
@@ -54,9 +56,10 @@ class LocalSlack:
         self.webapi = WebApi(self.workspace, self.faults, token=bot_token, base_url=self._url)
         self.delivery = Delivery(self.workspace, signing_secret=signing_secret, base_url=self._url)
         self.delivery.app_url = app_url
-        self._changed = asyncio.Condition()
+        self.changes = Changes()
+        self.ui = Ui(self)
         self.app = web.Application(middlewares=[self._notify_after])
-        self.app.add_routes([*self.webapi.routes(), *self.delivery.routes()])
+        self.app.add_routes([*self.webapi.routes(), *self.delivery.routes(), *self.ui.routes()])
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -72,6 +75,7 @@ class LocalSlack:
         self._base_url = f"http://{host}:{bound[1]}"
 
     async def stop(self) -> None:
+        await self.ui.close()
         await self.delivery.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -116,17 +120,14 @@ class LocalSlack:
             await self._notify()
 
     async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        await self.changes.notify()
 
     async def wait_for(self, predicate: Callable[[], T], seconds: float = 5.0) -> T:
         """Wait until `predicate()` is truthy; returns its value. For what the app does after
         its ack (Bolt's default): re-checked after every request this server answers, so the
         predicate should read LocalSlack's state, not the app's.
         """
-        async with asyncio.timeout(seconds), self._changed:
-            await self._changed.wait_for(predicate)
-        return predicate()
+        return await self.changes.wait_for(predicate, seconds)
 
     # -- what happened -------------------------------------------------------------------------
 

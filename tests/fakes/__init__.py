@@ -2,13 +2,15 @@
 
 They speak the real APIs' paths, status codes and JSON shapes, keep state, record
 every request, check the auth header, and can be told to answer a path with a
-given status a number of times (`fail`), so the clients are tested over real HTTP.
+given status a number of times (`fail`), or to hold a request until the test lets
+it go (`hold`), so the clients are tested over real HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -29,6 +31,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -42,6 +45,42 @@ class Failure:
     times: int
     headers: dict[str, str] = field(default_factory=dict)
     after: bool = False
+
+
+@dataclass
+class Hold:
+    """One request held by the fake until the test decides: `release()` or `drop()`.
+
+    `arrived` is set when the request is being held. With `after=False` it is held
+    before the handler: `release()` lets the handler run, `drop()` answers 503 without
+    running it (the request never took effect). With `after=True` the handler has run
+    (the effect happened) and its answer is held: `release()` sends it, `drop()` sends
+    a 503 instead (the effect happened but the answer was lost). Either way a client
+    that died meanwhile gets nothing.
+    """
+
+    after: bool = False
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _decided: asyncio.Event = field(default_factory=asyncio.Event)
+    _proceed: bool = True
+
+    def release(self) -> None:
+        self._proceed = True
+        self._decided.set()
+
+    def drop(self) -> None:
+        self._proceed = False
+        self._decided.set()
+
+    @property
+    def decided(self) -> bool:
+        return self._decided.is_set()
+
+    async def wait(self) -> bool:
+        """Mark the request arrived, wait for the decision; True means go on."""
+        self.arrived.set()
+        await self._decided.wait()
+        return self._proceed
 
 
 class Sleeps:
@@ -62,6 +101,8 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._failures: dict[tuple[str, str], list[Failure]] = {}
+        self._holds: dict[tuple[str, str], list[Hold]] = {}
+        self._all_holds: list[Hold] = []
         self.app = web.Application(middlewares=[self._middleware])
         self._server: TestServer | None = None
 
@@ -85,6 +126,13 @@ class FakeServer:
         plan = self._failures.setdefault((method, path), [])
         plan.append(Failure(status, times, dict(headers or {}), after))
 
+    def hold(self, method: str, path: str, *, after: bool = False) -> Hold:
+        """Hold the next request for `method path` until the returned `Hold` is decided."""
+        held = Hold(after=after)
+        self._holds.setdefault((method, path), []).append(held)
+        self._all_holds.append(held)
+        return held
+
     def to(self, method: str, path: str) -> list[Recorded]:
         """The recorded requests for `method path`."""
         return [r for r in self.requests if r.method == method and r.path == path]
@@ -105,6 +153,9 @@ class FakeServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        for held in self._all_holds:
+            if not held.decided:
+                held.drop()  # a held handler would keep the server from closing
         if self._server is not None:
             await self._server.close()
 
@@ -118,10 +169,14 @@ class FakeServer:
                 dict(request.query),
                 dict(request.headers),
                 json.loads(raw) if raw else None,
+                time.monotonic(),
             )
         )
         if not self.authorized(request):
             return self.unauthorized()
+        holds = self._holds.get((request.method, request.path))
+        if holds:
+            return await self._held(request, handler, holds.pop(0))
         failure = self._next_failure(request.method, request.path)
         if failure is None:
             return await handler(request)
@@ -129,6 +184,13 @@ class FakeServer:
             await handler(request)
         body = {"message": f"planned failure {failure.status}"}
         return web.json_response(body, status=failure.status, headers=failure.headers)
+
+    async def _held(self, request: web.Request, handler: Handler, held: Hold) -> web.StreamResponse:
+        dropped = web.json_response({"message": "dropped by the test"}, status=503)
+        if held.after:
+            response = await handler(request)
+            return response if await held.wait() else dropped
+        return await handler(request) if await held.wait() else dropped
 
     def _next_failure(self, method: str, path: str) -> Failure | None:
         plan = self._failures.get((method, path), [])
