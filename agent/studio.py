@@ -1,0 +1,33 @@
+"""The graph for LangGraph Studio and `langgraph dev` (see langgraph.json).
+
+It is compiled without a checkpointer: LangGraph's server brings its own and refuses
+a graph that has one. Settings come from the environment and `.env`, as for every
+other entry point.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from agent.deps import Deps
+from agent.graph import Graph, compile_graph
+from agent.integrations import registry
+from agent.settings import load_settings
+
+
+@asynccontextmanager
+async def make_graph() -> AsyncIterator[Graph]:
+    settings = load_settings(os.environ)
+    async with aiohttp.ClientSession() as http:
+        deps = Deps(
+            settings=settings,
+            tickets=registry.ticket_source(settings, http),
+            code_host=registry.code_host(settings, http),
+            model_for=registry.chat_model(settings),
+            environ=dict(os.environ),
+        )
+        yield compile_graph(deps, checkpointer=None)
