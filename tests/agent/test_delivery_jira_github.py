@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -146,7 +147,7 @@ class World:
 
     # -- in-process ---------------------------------------------------------------------
 
-    def runtime(self, sink: Recorder) -> Any:
+    def runtime(self, sink: Recorder) -> AbstractAsyncContextManager[RunManager]:
         settings = load_settings(self.settings_env(), env_file=None)
         return open_runtime(settings, self.process_env(), sink)
 
@@ -252,7 +253,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 async def _deliver_in_process(world: World, recorder: Recorder) -> RunRecord:
     async with world.runtime(recorder) as manager:
-        assert isinstance(manager, RunManager)
         run = await manager.start(KEY, "U_ANA")
         assert (await manager.wait(run.run_id)).status == "awaiting_review"
         await manager.decide(run.run_id, ReviewDecision(action="approve", by="ana"))
