@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from agent.deps import Deps
 from agent.graph import Graph, compile_graph
 from agent.integrations import registry
 from agent.settings import load_settings
@@ -23,11 +22,4 @@ from agent.settings import load_settings
 async def make_graph() -> AsyncIterator[Graph]:
     settings = load_settings(os.environ)
     async with aiohttp.ClientSession() as http:
-        deps = Deps(
-            settings=settings,
-            tickets=registry.ticket_source(settings, http),
-            code_host=registry.code_host(settings, http),
-            model_for=registry.chat_model(settings),
-            environ=dict(os.environ),
-        )
-        yield compile_graph(deps, checkpointer=None)
+        yield compile_graph(registry.build_deps(settings, http, os.environ), checkpointer=None)

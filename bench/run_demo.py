@@ -28,7 +28,6 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from agent.demo import prepare_demo
-from agent.deps import Deps
 from agent.events import TestsRan, parse_event
 from agent.graph import compile_graph
 from agent.integrations import registry
@@ -61,12 +60,7 @@ async def one_run(
     logging.getLogger("agent.git").addHandler(timer)
     tests = 0.0
     async with aiohttp.ClientSession() as http:
-        deps = Deps(
-            settings=settings,
-            tickets=registry.ticket_source(settings, http),
-            code_host=registry.code_host(settings, http),
-            model_for=registry.chat_model(settings),
-        )
+        deps = registry.build_deps(settings, http, {})
         async with saver_factory(settings.db_path) as saver:
             saver_typed: BaseCheckpointSaver[str] = saver
             graph = compile_graph(deps, saver_typed)

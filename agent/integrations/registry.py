@@ -5,11 +5,12 @@ Adding a ticket system or a code host is one entry here, not another `if`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import aiohttp
 
+from agent.deps import Deps
 from agent.integrations.base import CodeHost, ModelFactory, TicketSource
 from agent.integrations.chat_models import model_factory
 from agent.integrations.github import GitHubCodeHost
@@ -58,3 +59,14 @@ def code_host(settings: Settings, http: aiohttp.ClientSession) -> CodeHost:
 def chat_model(settings: Settings) -> ModelFactory:
     settings.require("TASKMASTER_MODEL")
     return model_factory(settings.model or "")
+
+
+def build_deps(settings: Settings, http: aiohttp.ClientSession, environ: Mapping[str, str]) -> Deps:
+    """Everything the graph needs, chosen by settings; `environ` is what tests inherit."""
+    return Deps(
+        settings=settings,
+        tickets=ticket_source(settings, http),
+        code_host=code_host(settings, http),
+        model_for=chat_model(settings),
+        environ=dict(environ),
+    )

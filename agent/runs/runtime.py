@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from agent.deps import Deps
 from agent.graph import compile_graph
 from agent.integrations import registry
 from agent.runs.checkpoints import open_checkpointer
@@ -28,13 +27,7 @@ async def open_runtime(
     with its one line. On exit, runs still going are left `running` for `recover()`.
     """
     async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
-        deps = Deps(
-            settings=settings,
-            tickets=registry.ticket_source(settings, http),
-            code_host=registry.code_host(settings, http),
-            model_for=registry.chat_model(settings),
-            environ=dict(environ),
-        )
+        deps = registry.build_deps(settings, http, environ)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = await RunStore.open(settings.db_path)
         try:
