@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="print JSON")
 
     commands.add_parser("serve", parents=[demo], help="start the Slack app")
+
+    local = commands.add_parser("demo", help="try TaskMaster in a local Slack in your browser")
+    local.add_argument("--port", type=int, default=8765, help="the page's port (default 8765)")
     return top
 
 
@@ -89,6 +92,11 @@ async def dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             from bot.slack.server import serve  # Slack stays unloaded for terminal commands
 
             await serve(settings, environ)
+            return EXIT_OK
+        case "demo":
+            from bot.demo import run_demo
+
+            await run_demo(settings, environ, port=args.port)
             return EXIT_OK
         case "run":
             return await run_ticket(settings, environ, args)

@@ -1,0 +1,155 @@
+"""`taskmaster demo`: TaskMaster in a local Slack in the browser, with no Slack account.
+
+LocalSlack (a stand-in for Slack's servers, with a Slack-like web page) and the bot run
+in this process on loopback: the page at http://127.0.0.1:8765 sends slash commands,
+clicks and modal submissions to the bot exactly as Slack would, signed, over HTTP, and
+the bot answers through LocalSlack's Web API. The demo repository, tickets and scripted
+model come from `agent.demo` (a model configured in TASKMASTER_MODEL is used instead).
+
+LocalSlack keeps its messages in memory, so a demo's runs live in a folder of their
+own, `<TASKMASTER_DATA_DIR>/demo`, made afresh at each start: runs recorded against
+another session's Slack would point at threads that no longer exist. The folder stays
+after the demo stops, so the pushed branch can be looked at in `demo/demo-remote`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import shutil
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from agent.demo import prepare_demo
+from agent.settings import Settings, SettingsError
+from bot.slack.server import BotHandle, running_bot
+from localslack import LocalSlack
+
+DEFAULT_PORT = 8765
+SESSION_DIR = "demo"
+SUGGESTIONS = ["/taskmaster TASK-101", "/taskmaster TASK-102", "/taskmaster help"]
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A running demo: the page's `url`, the LocalSlack behind it, and the bot."""
+
+    url: str
+    slack: LocalSlack
+    bot: BotHandle
+    settings: Settings
+
+
+@asynccontextmanager
+async def demo_running(
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+) -> AsyncIterator[Demo]:
+    """LocalSlack on host:port (0 picks a free port) and the bot wired to it, until the
+    block ends. Raises `SettingsError` (one line) if the port cannot be had.
+    """
+    slack = LocalSlack(
+        bot_token=f"xoxb-demo-{secrets.token_hex(12)}", signing_secret=secrets.token_hex(16)
+    )
+    slack.ui.suggestions = list(SUGGESTIONS)
+    try:
+        await slack.start(host, port)
+    except OSError as error:
+        raise SettingsError(
+            f"cannot serve the demo on {host}:{port} ({error.strerror or error}); "
+            "is another demo running? Pick another port."
+        ) from None
+    try:
+        demo_settings = await _demo_settings(settings, slack)
+        async with running_bot(demo_settings, environ, host="127.0.0.1", port=0) as bot:
+            slack.app_url = bot.url
+            yield Demo(_page_url(slack.base_url, host), slack, bot, demo_settings)
+    finally:
+        await slack.stop()
+
+
+async def run_demo(
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+) -> None:
+    """Serve the demo until cancelled, SIGINT (Ctrl-C) or SIGTERM; then stop it cleanly."""
+    stop = asyncio.Event()
+    signals = _on_signals(stop.set)
+    try:
+        async with demo_running(settings, environ, host=host, port=port) as demo:
+            print(banner(demo), flush=True)
+            await stop.wait()
+            print("\nStopping the demo…", flush=True)
+    finally:
+        _restore(signals)
+
+
+def banner(demo: Demo) -> str:
+    model = demo.settings.model or "scripted"
+    scripted = model.startswith("scripted:")
+    approvers = ", ".join(sorted(demo.settings.approvers)) or "anyone"
+    return "\n".join(
+        [
+            f"Open {demo.url} — type /taskmaster TASK-101",
+            "",
+            "  A local Slack with you as ana, ben or cho (pick one at the bottom left).",
+            f"  Model: {'the scripted demo model' if scripted else model}",
+            f"  Approvers: {approvers}  (TASKMASTER_APPROVERS, e.g. U_ANA,U_BEN)",
+            f"  Files of this session: {demo.settings.data_dir}",
+            "  Press Ctrl-C to stop.",
+        ]
+    )
+
+
+async def _demo_settings(settings: Settings, slack: LocalSlack) -> Settings:
+    """The given settings, pointed at the demo project and at LocalSlack, nowhere else."""
+    session = (settings.data_dir / SESSION_DIR).resolve()
+    await asyncio.to_thread(shutil.rmtree, session, True)
+    overrides: dict[str, str | None] = dict(await prepare_demo(session))
+    if settings.model:
+        overrides.pop("TASKMASTER_MODEL")  # a real (or own scripted) model was asked for
+    overrides.update(
+        {
+            "TASKMASTER_DATA_DIR": str(session),
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_SIGNING_SECRET": slack.signing_secret,
+            "SLACK_API_URL": slack.api_url,
+            "SLACK_APP_TOKEN": None,  # HTTP to LocalSlack, never Socket Mode to Slack
+            "GITHUB_REPOSITORY": None,  # the demo remote, never a real repository
+            "GITHUB_TOKEN": None,
+        }
+    )
+    values = {**settings.model_dump(by_alias=True), **overrides}
+    return Settings.model_validate(values)
+
+
+def _page_url(base_url: str, host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return base_url.replace(f"//{host}:", "//127.0.0.1:", 1)
+    return base_url
+
+
+def _on_signals(callback: Callable[[], None]) -> list[signal.Signals]:
+    """Route SIGINT and SIGTERM to `callback`; returns the signals taken over."""
+    loop = asyncio.get_running_loop()
+    taken: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, callback)
+            taken.append(signum)
+    return taken
+
+
+def _restore(signals: list[signal.Signals]) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in signals:
+        loop.remove_signal_handler(signum)

@@ -1,0 +1,92 @@
+"""Button clicks: Approve, Request changes, Reject on a review; Cancel on a run.
+
+Every click is acked first. Who may click is checked before anything changes. The
+Request changes button opens its modal straight after the ack, before any other
+work, because the trigger id it needs expires three seconds after the click.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agent.models import ReviewAction, ReviewDecision
+from agent.runs.manager import RunRefused
+from bot.slack import ids, review
+from bot.slack.blocks import feedback_modal
+from bot.slack.deps import SlackDeps
+from bot.slack.ids import FeedbackContext, ReviewRef
+
+
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    async def on_approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await _decide(deps, "approve", body, respond)
+
+    async def on_reject(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await _decide(deps, "reject", body, respond)
+
+    async def on_revise(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = body["user"]["id"]
+        if not deps.may_review(user):
+            await _tell(respond, review.not_allowed_text(deps))
+            return
+        clicked = _Click(body)
+        feedback = FeedbackContext(clicked.review, clicked.channel, clicked.message_ts)
+        # Nothing before this call: the trigger id is only good for three seconds.
+        await client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(feedback))
+
+    async def on_cancel(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user = body["user"]["id"]
+        run_id = str(body["actions"][0]["value"])
+        run = await deps.manager.store.get(run_id)
+        if run is not None and user != run.requester and not deps.may_review(user):
+            await _tell(respond, f"Only the requester or {deps.approvers_text} may cancel it.")
+            return
+        deps.reporter.note_cancel(run_id, user)
+        try:
+            await deps.manager.cancel(run_id, by=user)
+        except RunRefused as refused:
+            await _tell(respond, review.refusal_text(refused))
+
+    app.action(ids.APPROVE)(on_approve)
+    app.action(ids.REJECT)(on_reject)
+    app.action(ids.REVISE)(on_revise)
+    app.action(ids.CANCEL)(on_cancel)
+
+
+class _Click:
+    """Where a review button was clicked and which review it answers."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.user = str(body["user"]["id"])
+        self.review = ReviewRef.decode(str(body["actions"][0]["value"]))
+        self.channel = str(body["container"]["channel_id"])
+        self.message_ts = str(body["container"]["message_ts"])
+
+
+async def _decide(
+    deps: SlackDeps, action: ReviewAction, body: dict[str, Any], respond: AsyncRespond
+) -> None:
+    clicked = _Click(body)
+    if not deps.may_review(clicked.user):
+        await _tell(respond, review.not_allowed_text(deps))
+        return
+    decision = ReviewDecision(action=action, by=clicked.user)
+    refused = await review.decide(deps, clicked.review, decision, message_ts=clicked.message_ts)
+    if refused is not None:
+        await _tell(respond, refused)
+
+
+async def _tell(respond: AsyncRespond, text: str) -> None:
+    """A private answer to the person who clicked; the message itself stays as it is."""
+    await respond(text=text, response_type="ephemeral", replace_original=False)

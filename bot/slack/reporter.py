@@ -1,0 +1,326 @@
+"""The thread reporter: the Slack surface's `EventSink` (DESIGN sections 1 and 6).
+
+Each run has an outbox and one writer task. The sink only folds the event into the
+run's `RunView` and queues what must be posted, so a slow or rate-limited Slack never
+slows the run. The writer posts milestones in order, and edits the root and progress
+messages from the *latest* state at most once per `min_interval`: however fast events
+come, a message is edited about once a second, and the last state is always written
+(a final or review event skips the wait). A call that still fails after the client's
+own retries stays at the head of the outbox and is tried again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agent.events import Event
+from agent.runs.store import RunRecord, RunStore
+from bot.slack import blocks, cards
+from bot.slack.runview import CloseReview, Milestone, PostReview, Reply, RunView
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 30.0
+MAX_ATTEMPTS = 10  # for posts; edits carry the latest state and are retried until written
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_RETRY_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+@dataclass(frozen=True)
+class _CreateProgress:
+    """The progress message itself: the first reply of the thread."""
+
+
+@dataclass(frozen=True)
+class _UploadDiff:
+    review: PostReview
+
+
+_Op = Milestone | _CreateProgress | _UploadDiff
+
+
+@dataclass
+class _Outbox:
+    view: RunView
+    queue: deque[_Op] = field(default_factory=deque)
+    root_dirty: bool = False
+    progress_dirty: bool = False
+    urgent: bool = False
+    closing: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    last_edit: float = float("-inf")
+    failures: int = 0
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def idle(self) -> bool:
+        return not (self.queue or self.root_dirty or self.progress_dirty)
+
+    def forget_progress(self) -> None:
+        self.progress_dirty = False
+
+    def forget_root(self) -> None:
+        self.root_dirty = False
+
+
+def retryable(exc: Exception) -> bool:
+    """Rate limits, server errors and broken connections pass; Slack's refusals do not."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", None)
+        return status in _RETRY_STATUSES or exc.response.get("error") in _RETRY_ERRORS
+    return isinstance(exc, (SlackClientError, aiohttp.ClientError, TimeoutError, OSError))
+
+
+class ThreadReporter:
+    """Renders every run's events into its Slack thread; `attach()` it before runs start."""
+
+    def __init__(self, *, min_interval: float = 1.0, retry_delay: float = 0.25) -> None:
+        self.min_interval = min_interval
+        self.retry_delay = retry_delay
+        self._client: AsyncWebClient | None = None
+        self._store: RunStore | None = None
+        self._boxes: dict[str, _Outbox] = {}
+        self._titles: dict[str, str] = {}
+        self._attaching = asyncio.Lock()
+
+    def attach(self, client: AsyncWebClient, store: RunStore) -> None:
+        """Give the reporter its Slack client and the registry (made after the sink)."""
+        self._client, self._store = client, store
+
+    def track(self, view: RunView) -> None:
+        """Start reporting a run whose root message was just posted."""
+        self._open(view)
+
+    async def close_review(self, close: CloseReview) -> None:
+        """Say on a review message who decided, instead of its buttons.
+
+        It goes through the run's outbox like every other write, so it is retried
+        when Slack fails, and it works for a run this process has not shown yet
+        (a click after a restart), whose ticket title it also brings back: the
+        registry keeps no title, and the root message would otherwise lose it.
+        """
+        run_id = close.ref.run_id
+        self._titles[run_id] = close.request.ticket.title  # read by _reattach
+        box = self._boxes.get(run_id) or await self._reattach(run_id)
+        title = self._titles.pop(run_id, None)
+        if box is None:
+            return
+        box.view.title = box.view.title or title
+        box.queue.append(close)
+        box.wake.set()
+
+    def note_cancel(self, run_id: str, user: str) -> None:
+        """Remember who cancels, for the messages that say the run was cancelled."""
+        box = self._boxes.get(run_id)
+        if box is not None:
+            box.view.cancelled_by = user
+
+    async def __call__(self, run: RunRecord, event: Event) -> None:
+        box = self._boxes.get(run.run_id) or await self._reattach(run.run_id)
+        if box is None:
+            return  # not a run shown in Slack (started in a terminal)
+        changes = box.view.apply(event)
+        box.queue.extend(changes.milestones)
+        box.root_dirty |= changes.root
+        box.progress_dirty |= changes.progress
+        box.urgent |= changes.urgent
+        box.wake.set()
+
+    async def aclose(self, grace: float = 5.0) -> None:
+        """Write what is pending (for up to `grace` seconds), then stop every writer."""
+        boxes = list(self._boxes.values())
+        for box in boxes:
+            box.closing = box.urgent = True
+            box.wake.set()
+        tasks = [box.task for box in boxes if box.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._boxes.clear()
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def _open(self, view: RunView) -> _Outbox:
+        box = _Outbox(view)
+        if view.progress_ts is None:
+            box.queue.append(_CreateProgress())
+        self._boxes[view.run_id] = box
+        box.task = asyncio.create_task(self._write(box), name=f"slack-thread-{view.run_id}")
+        return box
+
+    async def _reattach(self, run_id: str) -> _Outbox | None:
+        """A run this process has not shown yet (a restart): find its messages in the registry."""
+        async with self._attaching:
+            if run_id in self._boxes:
+                return self._boxes[run_id]
+            record = await self._registry().get(run_id)
+            if record is None or not record.channel or not record.root_ts:
+                return None
+            log.info("re-attaching run %s to its thread %s", run_id, record.root_ts)
+            view = RunView.from_record(record, channel=record.channel, root_ts=record.root_ts)
+            view.title = self._titles.pop(run_id, None)
+            return self._open(view)
+
+    # -- the writer ---------------------------------------------------------------------------
+
+    async def _write(self, box: _Outbox) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            box.wake.clear()
+            if box.queue:
+                await self._attempt(box, self._send_head, drop=box.queue.popleft)
+            elif not box.idle:
+                wait = 0.0 if box.urgent else box.last_edit + self.min_interval - loop.time()
+                if wait > 0:
+                    await _wait(box.wake, wait)  # let more events pile up into one edit
+                    continue
+                box.last_edit = loop.time()
+                if box.progress_dirty:
+                    await self._attempt(box, self._edit_progress, drop=box.forget_progress)
+                if box.root_dirty and not box.progress_dirty:
+                    await self._attempt(box, self._edit_root, drop=box.forget_root)
+                box.urgent = box.urgent and not box.idle
+            elif box.view.finished or box.closing:
+                if self._boxes.get(box.view.run_id) is box:
+                    del self._boxes[box.view.run_id]
+                return
+            else:
+                await box.wake.wait()
+
+    async def _attempt(
+        self,
+        box: _Outbox,
+        send: Callable[[_Outbox], Coroutine[Any, Any, None]],
+        drop: Callable[[], object],
+    ) -> None:
+        """One Slack write; a transient failure waits and leaves it to be tried again."""
+        try:
+            await send(box)
+        except Exception as exc:  # the writer's boundary: one bad message must not stop the rest
+            box.failures += 1
+            # Posts give up after MAX_ATTEMPTS; edits carry the latest state, so they keep
+            # trying (a later event would re-render them anyway).
+            editing = send in (self._edit_progress, self._edit_root)
+            if retryable(exc) and (editing or box.failures < MAX_ATTEMPTS):
+                delay = min(self.retry_delay * 2 ** (box.failures - 1), MAX_RETRY_DELAY)
+                log.warning(
+                    "Slack call for run %s failed (%s); retrying in %.1fs",
+                    box.view.run_id,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                return
+            log.error("giving up on a Slack message of run %s", box.view.run_id, exc_info=exc)
+            box.failures = 0
+            drop()
+        else:
+            box.failures = 0
+
+    async def _send_head(self, box: _Outbox) -> None:
+        op = box.queue[0]
+        view = box.view
+        match op:
+            case _CreateProgress():
+                text, body = cards.progress_message(view, _now())
+                posted = await self._post(view, text, body)
+                view.progress_ts = posted
+                await self._registry().set_messages(view.run_id, progress_ts=posted)
+            case Reply(text=text, blocks=body):
+                await self._post(view, text, body)
+            case PostReview(ref=ref, request=request):
+                text, body = blocks.review_message(ref, request)
+                view.review_ts = await self._post(view, text, body)
+                await self._registry().set_messages(view.run_id, review_ts=view.review_ts)
+                box.queue.insert(1, _UploadDiff(op))  # its own step: a failed upload never reposts
+            case _UploadDiff(review=review):
+                await self._upload_diff(view, review)
+            case CloseReview(ref=ref, request=request, note=note, message_ts=message_ts):
+                ts = message_ts or view.review_ts
+                if ts is not None:
+                    text, body = blocks.review_message(ref, request, closed=note)
+                    await self._slack().chat_update(
+                        channel=view.channel, ts=ts, text=text, blocks=body
+                    )
+        box.queue.popleft()
+
+    async def _edit_progress(self, box: _Outbox) -> None:
+        view = box.view
+        box.progress_dirty = False
+        if view.progress_ts is None:  # its post was given up on: nothing to edit
+            return
+        text, body = cards.progress_message(view, _now())
+        try:
+            await self._slack().chat_update(
+                channel=view.channel, ts=view.progress_ts, text=text, blocks=body
+            )
+        except Exception:
+            box.progress_dirty = True
+            raise
+
+    async def _edit_root(self, box: _Outbox) -> None:
+        view = box.view
+        box.root_dirty = False
+        text, body = cards.root_message(view)
+        try:
+            await self._slack().chat_update(
+                channel=view.channel, ts=view.root_ts, text=text, blocks=body
+            )
+        except Exception:
+            box.root_dirty = True
+            raise
+
+    async def _post(self, view: RunView, text: str, body: list[dict[str, Any]]) -> str:
+        response = await self._slack().chat_postMessage(
+            channel=view.channel, thread_ts=view.root_ts, text=text, blocks=body
+        )
+        return str(response["ts"])
+
+    async def _upload_diff(self, view: RunView, review: PostReview) -> None:
+        request = review.request
+        if not request.diff.strip():
+            return
+        await self._slack().files_upload_v2(
+            channel=view.channel,
+            thread_ts=view.root_ts,
+            content=request.diff,
+            filename=blocks.diff_filename(request),
+            snippet_type="diff",
+            title=f"{request.ticket.key}: review {request.iteration} diff",
+        )
+
+    def _slack(self) -> AsyncWebClient:
+        if self._client is None:
+            raise RuntimeError("ThreadReporter.attach() was not called")
+        return self._client
+
+    def _registry(self) -> RunStore:
+        if self._store is None:
+            raise RuntimeError("ThreadReporter.attach() was not called")
+        return self._store
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event`, or `seconds`, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()

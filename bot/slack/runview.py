@@ -1,0 +1,218 @@
+"""What the Slack thread of one run shows, as plain state changed by events.
+
+No Slack calls here: `RunView.apply(event)` updates the state and returns what must
+be said in the thread, so the reporter only decides *when* to write, and the logic
+of *what* is shown can be read (and tested) on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from agent.events import (
+    STEPS,
+    DecisionMade,
+    ErrorRaised,
+    Event,
+    PlanReady,
+    PullRequestOpened,
+    ReviewRequested,
+    RunFinished,
+    RunStarted,
+    Step,
+    StepName,
+    TestsRan,
+    TicketLoaded,
+    TicketUpdated,
+    ToolUsed,
+)
+from agent.models import FinalStatus, PullRequest, ReviewRequest
+from agent.runs.store import RunRecord
+from bot.slack import replies
+from bot.slack.ids import ReviewRef
+from bot.slack.kit import JSON
+
+Mark = Literal["pending", "current", "done", "failed"]
+Phase = Literal["running", "awaiting_review", "done", "rejected", "cancelled", "failed"]
+FINAL_PHASES: tuple[Phase, ...] = ("done", "rejected", "cancelled", "failed")
+_STARTED_MARKS: dict[str, Mark] = {"started": "current", "done": "done", "failed": "failed"}
+_FINAL_MARKS: dict[FinalStatus, Mark] = {
+    "done": "done",
+    "failed": "failed",
+    "rejected": "pending",
+    "cancelled": "pending",
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A milestone: its own message in the thread."""
+
+    text: str
+    blocks: list[JSON]
+
+
+@dataclass(frozen=True)
+class PostReview:
+    """Post the review request (and attach its full diff) in the thread."""
+
+    ref: ReviewRef
+    request: ReviewRequest
+
+
+@dataclass(frozen=True)
+class CloseReview:
+    """Replace a review message's buttons with a note: decided, or no longer answerable."""
+
+    ref: ReviewRef
+    request: ReviewRequest
+    note: str
+    message_ts: str | None = None  # None: the run's latest review message
+
+
+Milestone = Reply | PostReview | CloseReview
+
+
+@dataclass
+class Changes:
+    """What one event changed: which messages to edit, what to post, whether to hurry."""
+
+    root: bool = False
+    progress: bool = False
+    urgent: bool = False
+    milestones: list[Milestone] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class RunView:
+    """The state behind a run's root message, progress message and thread replies."""
+
+    run_id: str
+    ticket: str
+    requester: str
+    channel: str
+    root_ts: str
+    progress_ts: str | None = None
+    review_ts: str | None = None
+    title: str | None = None
+    started_at: datetime = field(default_factory=_now)
+    finished_at: datetime | None = None
+    marks: dict[StepName, Mark] = field(default_factory=lambda: dict.fromkeys(STEPS, "pending"))
+    line: str = ""
+    phase: Phase = "running"
+    pull_request: PullRequest | None = None
+    decided_by: str | None = None
+    cancelled_by: str | None = None
+    open_review: tuple[ReviewRef, ReviewRequest] | None = None
+
+    @classmethod
+    def from_record(cls, run: RunRecord, *, channel: str, root_ts: str) -> RunView:
+        """A view of a run from the registry: after a restart, only its messages are known."""
+        phase: Phase = "awaiting_review" if run.status == "awaiting_review" else "running"
+        return cls(
+            run_id=run.run_id,
+            ticket=run.ticket,
+            requester=run.requester,
+            channel=channel,
+            root_ts=root_ts,
+            progress_ts=run.progress_ts,
+            review_ts=run.review_ts,
+            started_at=_parse_time(run.created_at),
+            phase=phase,
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in FINAL_PHASES
+
+    def elapsed(self, now: datetime) -> float:
+        return ((self.finished_at or now) - self.started_at).total_seconds()
+
+    def apply(self, event: Event) -> Changes:
+        """Fold one event into the view; return what must be written or posted."""
+        changes = Changes(progress=True)
+        match event:
+            case RunStarted():
+                self.phase = "running"
+            case Step(name=name, status=status):
+                self._mark(name, status)
+            case TicketLoaded(ticket=ticket):
+                self.title = ticket.title
+                changes.root = True
+            case PlanReady(plan=plan):
+                changes.milestones.append(Reply(*replies.plan_reply(plan)))
+            case ToolUsed(line=line):
+                self.line = line
+            case TestsRan(result=result):
+                self.line = f"tests: {result.headline}"
+                changes.milestones.append(Reply(*replies.tests_reply(result)))
+            case ReviewRequested(interrupt_id=interrupt_id, request=request):
+                self._review_requested(ReviewRef(self.run_id, interrupt_id), request, changes)
+            case DecisionMade(action=action, by=by, feedback=feedback):
+                self.phase, self.open_review, self.decided_by = "running", None, by
+                self.line = replies.DECISION_LINES[action]
+                changes.root = True
+                if action == "revise":
+                    changes.milestones.append(Reply(*replies.revise_reply(by, feedback)))
+            case PullRequestOpened(pull_request=pull_request):
+                self.pull_request = pull_request
+                changes.milestones.append(Reply(*replies.pull_request_reply(pull_request)))
+            case TicketUpdated(ticket=ticket, transition=transition):
+                changes.milestones.append(Reply(*replies.ticket_reply(ticket, transition)))
+            case ErrorRaised(kind=kind, message=message):
+                changes.milestones.append(Reply(*replies.error_reply(kind, message)))
+            case RunFinished(status=final, pull_request=pull_request):
+                self._finished(final, pull_request, changes)
+        return changes
+
+    def _mark(self, name: StepName, status: Literal["started", "done", "failed"]) -> None:
+        # Steps run in order, and a revision goes back to `implement`: what comes before
+        # a step is done and what comes after it is still to do. This also rebuilds the
+        # checklist of a run re-attached after a restart from its first new event.
+        position = STEPS.index(name)
+        for earlier in STEPS[:position]:
+            if self.marks[earlier] != "failed":
+                self.marks[earlier] = "done"
+        if status == "started":
+            for later in STEPS[position + 1 :]:
+                self.marks[later] = "pending"
+        self.marks[name] = _STARTED_MARKS[status]
+
+    def _review_requested(self, ref: ReviewRef, request: ReviewRequest, changes: Changes) -> None:
+        self.phase = "awaiting_review"
+        self.title = request.ticket.title
+        self.open_review = (ref, request)
+        self.line = f"waiting for a review (iteration {request.iteration})"
+        changes.root = changes.urgent = True
+        changes.milestones.append(PostReview(ref, request))
+
+    def _finished(
+        self, status: FinalStatus, pull_request: PullRequest | None, changes: Changes
+    ) -> None:
+        self.phase = status
+        self.finished_at = _now()
+        self.pull_request = pull_request or self.pull_request
+        for name, mark in self.marks.items():
+            if mark == "current":  # a cancelled step did not fail; it just never finished
+                self.marks[name] = _FINAL_MARKS[status]
+        self.line = ""
+        changes.root = changes.urgent = True
+        if self.open_review is not None:
+            ref, request = self.open_review
+            note = replies.closed_review_note(status, self.cancelled_by)
+            changes.milestones.append(CloseReview(ref, request, note))
+            self.open_review = None
+        reply = replies.finished_reply(status, self.decided_by, self.cancelled_by)
+        if reply is not None:
+            changes.milestones.append(Reply(*reply))
