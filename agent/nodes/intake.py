@@ -45,7 +45,7 @@ async def prepare_workspace(state: RunState, deps: Deps) -> Json:
     await deps.code_host.clone(workspace)
     base_branch = (await git("rev-parse", "--abbrev-ref", "HEAD", cwd=workspace)).strip()
     base_sha = (await git("rev-parse", "HEAD", cwd=workspace)).strip()
-    branch = branch_name(ticket)
+    branch = await _unused_branch(workspace, branch_name(ticket))
     await git("checkout", "-q", "-b", branch, cwd=workspace)
     guide_name, guide_text = _read_guide(workspace)
     emit(Step(name="workspace", status="done"))
@@ -57,6 +57,20 @@ async def prepare_workspace(state: RunState, deps: Deps) -> Json:
         "repo_guide": f"{guide_name}\n{guide_text}" if guide_name else "",
         "test_command": test_command_for(workspace, deps.settings.test_command),
     }
+
+
+async def _unused_branch(workspace: Path, wanted: str) -> str:
+    """`wanted`, or `wanted-2`, `-3`... when an earlier run's branch is already on the remote.
+
+    Pushing onto an existing branch would fail (other history) or, forced, clobber
+    commits people added to its pull request; a new name does neither.
+    """
+    taken = set((await git("branch", "-r", "--format=%(refname:short)", cwd=workspace)).split())
+    branch, number = wanted, 1
+    while f"origin/{branch}" in taken:
+        number += 1
+        branch = f"{wanted}-{number}"
+    return branch
 
 
 def _read_guide(workspace: Path) -> tuple[str | None, str]:

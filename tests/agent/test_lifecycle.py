@@ -250,3 +250,15 @@ async def test_runs_beyond_the_limit_wait_in_order_and_say_so(
         assert (await manager.wait(second.run_id)).status == "awaiting_review"
     [queued] = recorder.of(RunQueued)
     assert queued.ahead == 0
+
+
+async def test_second_run_of_a_delivered_ticket_gets_its_own_branch(
+    manager: RunManager, demo_settings: Settings
+) -> None:
+    for _ in range(2):
+        record = await _review(manager)
+        await manager.decide(record.run_id, ReviewDecision(action="approve", by="ana"))
+        assert (await manager.wait(record.run_id)).status == "done"
+    first, second = sorted(await _remote_branches(demo_settings))
+    assert second == f"{first}-2"
+    assert [pr["branch"] for pr in _pull_requests(demo_settings)] == [first, second]
