@@ -127,9 +127,8 @@ class RunStore:
         """Bring the schema to the newest version; safe when several processes start at once."""
         await self._conn.execute("BEGIN IMMEDIATE")
         try:
-            async with self._conn.execute("PRAGMA user_version") as cursor:
-                row = await cursor.fetchone()
-            version = int(row[0]) if row else 0
+            rows = await self._conn.execute_fetchall("PRAGMA user_version")
+            version = int(next(iter(rows))[0])
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     await self._conn.execute(statement)
@@ -157,9 +156,8 @@ class RunStore:
         return await self.require(run_id)
 
     async def get(self, run_id: str) -> RunRecord | None:
-        async with self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)) as cur:
-            row = await cur.fetchone()
-        return RunRecord.from_row(row) if row else None
+        rows = await self._select("WHERE run_id = ?", (run_id,))
+        return rows[0] if rows else None
 
     async def require(self, run_id: str) -> RunRecord:
         record = await self.get(run_id)
@@ -223,6 +221,8 @@ class RunStore:
         )
 
     async def _select(self, clause: str, params: Sequence[Any]) -> list[RunRecord]:
-        async with self._conn.execute(f"SELECT * FROM runs {clause}", tuple(params)) as cur:
-            rows = await cur.fetchall()
+        # One call that steps the statement to its end: a cursor left open across an
+        # await would hold a read snapshot on this shared connection, and another
+        # task's UPDATE on it would then fail at once with "database is locked".
+        rows = await self._conn.execute_fetchall(f"SELECT * FROM runs {clause}", tuple(params))
         return [RunRecord.from_row(row) for row in rows]

@@ -262,3 +262,13 @@ async def test_second_run_of_a_delivered_ticket_gets_its_own_branch(
     first, second = sorted(await _remote_branches(demo_settings))
     assert second == f"{first}-2"
     assert [pr["branch"] for pr in _pull_requests(demo_settings)] == [first, second]
+
+
+async def test_fifty_runs_at_once_all_reach_their_end(
+    manager: RunManager, recorder: Recorder
+) -> None:
+    runs = [await manager.start(f"LOAD-{n}", "U_ANA") for n in range(1, 51)]
+    ended = [await manager.wait(run.run_id) for run in runs]
+    assert {run.status for run in ended} == {"failed"}
+    kinds = {event.kind for event in recorder.of(ErrorRaised)}
+    assert kinds == {ErrorKind.TICKET_NOT_FOUND}  # not "database is locked"
