@@ -8,8 +8,10 @@ never its output, which could echo a URL with a token in it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -54,8 +56,15 @@ async def git(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its own group, so its helpers (git-remote-http) go with it
     )
-    out, err = await proc.communicate()
+    try:
+        out, err = await proc.communicate()
+    except BaseException:  # cancelled (a run cancelled, the bot stopping): leave no process
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        raise
     elapsed = time.perf_counter() - started
     log.debug("git %s took %.3fs", args[0], elapsed, extra={"duration": elapsed})
     if check and proc.returncode != 0:

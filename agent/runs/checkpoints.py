@@ -27,7 +27,13 @@ async def open_checkpointer(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
     async with aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S) as conn:
         saver = AsyncSqliteSaver(conn)
         await saver.setup()
-        yield saver
+        try:
+            yield saver
+        finally:
+            # A cancelled run's last write may still be in flight under the saver's lock;
+            # closing under it would leave the file write-locked for this process.
+            async with saver.lock:
+                pass
 
 
 async def prune(saver: AsyncSqliteSaver, run_id: str) -> int:

@@ -19,11 +19,12 @@ from bot.slack.replies import tests_line
 
 MAX_FILES = 15
 DIFF_PREVIEW_LIMIT = 2500
+FILES_LIMIT = 2800
 FEEDBACK_LIMIT = 4000  # ReviewDecision.feedback's own limit
 
 
 def diff_filename(request: ReviewRequest) -> str:
-    return f"{request.ticket.key}-review-{request.iteration}.diff"
+    return f"{request.ticket.key}.diff"
 
 
 def review_message(ref: ReviewRef, request: ReviewRequest, *, closed: str | None = None) -> Message:
@@ -72,12 +73,18 @@ def _files(files: tuple[FileStat, ...]) -> str:
     added = sum(f.added for f in files)
     removed = sum(f.removed for f in files)
     lines = [f"*Files changed:* {len(files)} (+{added} -{removed})"]
+    size = len(lines[0])
+    shown = 0
     for stat in files[:MAX_FILES]:
         note = "" if stat.status == "modified" else f" _{stat.status}_"
-        path = escape(clip(stat.path, 150))
-        lines.append(f"• `{path}` +{stat.added} -{stat.removed}{note}")
-    if len(files) > MAX_FILES:
-        lines.append(f"…and {len(files) - MAX_FILES} more in the attached diff")
+        line = f"• `{escape(clip(stat.path, 150))}` +{stat.added} -{stat.removed}{note}"
+        if size + len(line) > FILES_LIMIT:  # leave room for the line that says how many more
+            break
+        lines.append(line)
+        size += len(line) + 1
+        shown += 1
+    if len(files) > shown:
+        lines.append(f"…and {len(files) - shown} more in the attached diff")
     return "\n".join(lines)
 
 

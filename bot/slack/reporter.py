@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.events import Event
@@ -81,7 +81,8 @@ def retryable(exc: Exception) -> bool:
     if isinstance(exc, SlackApiError):
         status = getattr(exc.response, "status_code", None)
         return status in _RETRY_STATUSES or exc.response.get("error") in _RETRY_ERRORS
-    return isinstance(exc, (SlackClientError, aiohttp.ClientError, TimeoutError, OSError))
+    # SlackRequestError: a file upload the upload URL refused (its status is not kept).
+    return isinstance(exc, (SlackRequestError, aiohttp.ClientError, TimeoutError, OSError))
 
 
 class ThreadReporter:
@@ -93,7 +94,9 @@ class ThreadReporter:
         self._client: AsyncWebClient | None = None
         self._store: RunStore | None = None
         self._boxes: dict[str, _Outbox] = {}
+        # What this process learnt about runs it has not re-attached yet (see _reattach).
         self._titles: dict[str, str] = {}
+        self._cancellers: dict[str, str] = {}
         self._attaching = asyncio.Lock()
 
     def attach(self, client: AsyncWebClient, store: RunStore) -> None:
@@ -127,6 +130,8 @@ class ThreadReporter:
         box = self._boxes.get(run_id)
         if box is not None:
             box.view.cancelled_by = user
+        else:
+            self._cancellers[run_id] = user
 
     async def __call__(self, run: RunRecord, event: Event) -> None:
         box = self._boxes.get(run.run_id) or await self._reattach(run.run_id)
@@ -174,6 +179,7 @@ class ThreadReporter:
             log.info("re-attaching run %s to its thread %s", run_id, record.root_ts)
             view = RunView.from_record(record, channel=record.channel, root_ts=record.root_ts)
             view.title = self._titles.pop(run_id, None)
+            view.cancelled_by = self._cancellers.pop(run_id, None)
             return self._open(view)
 
     # -- the writer ---------------------------------------------------------------------------
@@ -183,7 +189,7 @@ class ThreadReporter:
         while True:
             box.wake.clear()
             if box.queue:
-                await self._attempt(box, self._send_head, drop=box.queue.popleft)
+                await self._attempt(box, self._send_head, drop=box.queue.popleft, persist=False)
             elif not box.idle:
                 wait = 0.0 if box.urgent else box.last_edit + self.min_interval - loop.time()
                 if wait > 0:
@@ -207,16 +213,20 @@ class ThreadReporter:
         box: _Outbox,
         send: Callable[[_Outbox], Coroutine[Any, Any, None]],
         drop: Callable[[], object],
+        *,
+        persist: bool = True,
     ) -> None:
-        """One Slack write; a transient failure waits and leaves it to be tried again."""
+        """One Slack write; a transient failure waits and leaves it to be tried again.
+
+        With `persist`, transient failures are retried for as long as the process runs:
+        edits carry the run's latest state, the one thing that must reach Slack. Posts
+        give up after MAX_ATTEMPTS, loudly, so one message cannot hold up the thread.
+        """
         try:
             await send(box)
         except Exception as exc:  # the writer's boundary: one bad message must not stop the rest
             box.failures += 1
-            # Posts give up after MAX_ATTEMPTS; edits carry the latest state, so they keep
-            # trying (a later event would re-render them anyway).
-            editing = send in (self._edit_progress, self._edit_root)
-            if retryable(exc) and (editing or box.failures < MAX_ATTEMPTS):
+            if retryable(exc) and (persist or box.failures < MAX_ATTEMPTS):
                 delay = min(self.retry_delay * 2 ** (box.failures - 1), MAX_RETRY_DELAY)
                 log.warning(
                     "Slack call for run %s failed (%s); retrying in %.1fs",
@@ -240,6 +250,7 @@ class ThreadReporter:
                 text, body = cards.progress_message(view, _now())
                 posted = await self._post(view, text, body)
                 view.progress_ts = posted
+                box.last_edit = asyncio.get_running_loop().time()  # as good as an edit
                 await self._registry().set_messages(view.run_id, progress_ts=posted)
             case Reply(text=text, blocks=body):
                 await self._post(view, text, body)

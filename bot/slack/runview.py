@@ -37,6 +37,17 @@ from bot.slack.kit import JSON
 Mark = Literal["pending", "current", "done", "failed"]
 Phase = Literal["running", "awaiting_review", "done", "rejected", "cancelled", "failed"]
 FINAL_PHASES: tuple[Phase, ...] = ("done", "rejected", "cancelled", "failed")
+# The "doing now" line when a step starts, until the step reports its own actions.
+STEP_DOING: dict[StepName, str] = {
+    "ticket": "reading the ticket",
+    "workspace": "cloning the repository into a private workspace",
+    "plan": "planning the change",
+    "implement": "working on the change",
+    "test": "running the tests",
+    "review": "preparing the review",
+    "deliver": "pushing the branch and opening the pull request",
+}
+QUEUED_LINE = "waiting for a free slot (TASKMASTER_MAX_RUNS runs go at once)"
 _STARTED_MARKS: dict[str, Mark] = {"started": "current", "done": "done", "failed": "failed"}
 _FINAL_MARKS: dict[FinalStatus, Mark] = {
     "done": "done",
@@ -144,9 +155,12 @@ class RunView:
         changes = Changes(progress=True)
         match event:
             case RunStarted():
-                self.phase = "running"
+                # Shown only while the run waits for a slot: its first step replaces it.
+                self.phase, self.line = "running", QUEUED_LINE
             case Step(name=name, status=status):
                 self._mark(name, status)
+                if status == "started":
+                    self.line = STEP_DOING[name]
             case TicketLoaded(ticket=ticket):
                 self.title = ticket.title
                 changes.root = True

@@ -102,31 +102,40 @@ async def running_bot(
 
 
 async def serve(settings: Settings, environ: Mapping[str, str]) -> None:
-    """Run the Slack app until SIGINT or SIGTERM: Socket Mode if SLACK_APP_TOKEN is set."""
-    stop = _stop_on_signals()
-    if settings.slack_app_token is not None:
+    """Run the Slack app until SIGINT or SIGTERM: Socket Mode if SLACK_APP_TOKEN is set,
+    else HTTP on PORT (all interfaces) at /slack/events, with GET /healthz beside it."""
+    async with _stop_on_signals() as stop:
+        if settings.slack_app_token is None:
+            async with running_bot(settings, environ, host="0.0.0.0", port=settings.port):
+                await stop.wait()
+            return
         async with running_app(settings, environ) as bot:
-            handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+            token = settings.slack_app_token.get_secret_value()
+            handler = AsyncSocketModeHandler(bot.app, token)
             await handler.connect_async()  # type: ignore[no-untyped-call]  # unannotated in Bolt
             log.info("connected to Slack in Socket Mode")
             try:
                 await stop.wait()
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]
-        return
-    async with running_bot(settings, environ, host="0.0.0.0", port=settings.port):
-        await stop.wait()
 
 
 async def _healthz(_: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def _stop_on_signals() -> asyncio.Event:
+@asynccontextmanager
+async def _stop_on_signals() -> AsyncIterator[asyncio.Event]:
     """An event set by SIGINT or SIGTERM, so shutdown runs the cleanup above."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    installed = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(signum, stop.set)
-    return stop
+            installed.append(signum)
+    try:
+        yield stop
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)

@@ -3,6 +3,7 @@
 The model is the one thing the tests cannot call for real, so a slow model is an
 honest test double: the run manager is built exactly as `open_runtime` builds it,
 with this model factory in its `Deps`, and passed to the bot as its runtime.
+The rest mirrors `agent.runs.runtime.open_runtime`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -18,7 +20,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
-from agent.deps import Deps
 from agent.graph import compile_graph
 from agent.integrations import registry
 from agent.integrations.scripted_model import ScriptedChatModel
@@ -63,16 +64,10 @@ def gated_runtime(gate: Gate) -> Any:
         def model_for(key: str) -> BaseChatModel:
             model = scripted(key)
             assert isinstance(model, ScriptedChatModel)
-            return GatedModel(model.turns)
+            return GatedModel(turns=model.turns)
 
         async with aiohttp.ClientSession() as http:
-            deps = Deps(
-                settings=settings,
-                tickets=registry.ticket_source(settings, http),
-                code_host=registry.code_host(settings, http),
-                model_for=model_for,
-                environ=dict(environ),
-            )
+            deps = replace(registry.build_deps(settings, http, environ), model_for=model_for)
             store = await RunStore.open(settings.db_path)
             try:
                 async with open_checkpointer(settings.db_path) as checkpointer:

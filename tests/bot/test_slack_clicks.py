@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.slack import ids
 from bot.slack.server import BotHandle
-from localslack import LocalSlack
+from localslack import Ephemeral, LocalSlack
 from tests.bot.conftest import StartBot
 from tests.bot.support import (
     CHANNEL,
@@ -39,13 +39,14 @@ async def test_clicks_twenty_approvals_deliver_once(
 
     assert all(click.acked_in_time for click in clicks)
     await eventually(lambda: "*Done*" in text_at(slack, root.ts))
-    refusals = await eventually(
-        lambda: (
-            len([e for e in slack.ephemerals if e.text.startswith("Already approved")]) == 19
-            and slack.ephemerals
-        )
-    )
-    assert len(refusals) == 19
+
+    def nineteen_refusals() -> list[Ephemeral]:
+        refused = [e for e in slack.ephemerals if e.text.startswith("Already approved by <@U_")]
+        assert len(refused) == 19
+        return refused
+
+    await eventually(nineteen_refusals)
+    assert len(slack.ephemerals) == 19  # and nothing else was said to anyone
     assert len(pull_requests(data_dir)) == 1
     closed = text_at(slack, review.ts)
     assert closed.count("Approved by") == 1
@@ -62,14 +63,13 @@ async def test_clicks_from_non_approver_are_refused(start_bot: StartBot, slack: 
         for action in (ids.APPROVE, ids.REVISE, ids.REJECT):
             click = await slack.click(CHANNEL, review.ts, action, user="U_CHO")
             assert click.acked_in_time
-        refusals = await eventually(
-            lambda: (
-                [e for e in slack.ephemerals if e.user == "U_CHO"]
-                if len(slack.ephemerals) == 3
-                else None
-            )
-        )
-        assert all("Only <@U_BEN> may review" in e.text for e in refusals)
+
+        def three_refusals() -> list[Ephemeral]:
+            assert len(slack.ephemerals) == 3
+            return slack.ephemerals
+
+        refusals = await eventually(three_refusals)
+        assert all(e.user == "U_CHO" and "Only <@U_BEN> may review" in e.text for e in refusals)
         assert slack.open_views == {}
         assert action_ids(slack.message(CHANNEL, review.ts)) == [
             ids.APPROVE,

@@ -11,6 +11,7 @@ from bot.slack import ids
 from bot.slack.server import BotHandle
 from localslack import LocalSlack
 from tests.bot.conftest import StartBot
+from tests.bot.gated import Gate, gated_runtime
 from tests.bot.support import (
     CHANNEL,
     action_ids,
@@ -139,13 +140,40 @@ async def test_commands_cancel_stops_run_and_closes_review(
     assert_valid_block_kit(slack)
 
 
-async def test_commands_cancel_button_stops_running_run(bot: BotHandle, slack: LocalSlack) -> None:
-    await slack.slash_command("TASK-101", user="U_ANA")
+async def test_commands_cancel_button_stops_running_run(
+    start_bot: StartBot, slack: LocalSlack
+) -> None:
+    gate = Gate()  # holds the run at a known point: waiting for the model
+    async with start_bot(runtime=gated_runtime(gate)) as handle:
+        await slack.slash_command("TASK-101", user="U_ANA")
+        root = await eventually(lambda: root_of(slack, "TASK-101"))
+        await eventually(gate.waiting.is_set)
+
+        click = await slack.click(CHANNEL, root.ts, ids.CANCEL, user="U_ANA")
+
+        assert click.acked_in_time
+        await eventually(lambda: "*Cancelled* by <@U_ANA>" in text_at(slack, root.ts))
+        assert (await handle.bot.manager.store.recent())[0].status == "cancelled"
+        await eventually(lambda: "Cancelled by <@U_ANA>" in thread_text(slack, root))
+        progress = block_text(thread_of(slack, root)[0])
+        assert ":white_check_mark: Workspace" in progress and ":x:" not in progress
+        assert_valid_block_kit(slack)
+
+
+async def test_commands_slack_refusal_is_told_plainly_and_frees_ticket(
+    bot: BotHandle, slack: LocalSlack
+) -> None:
+    slack.fail("chat.postMessage", status=404)  # not retried: the root message is refused
+
+    await slack.slash_command("TASK-101")
+
+    answer = await eventually(lambda: slack.ephemerals)
+    assert "Something went wrong inside TaskMaster" in answer[0].text
+    assert slack.messages(CHANNEL) == []
+    runs = await bot.bot.manager.store.recent()
+    assert [run.status for run in runs] == ["cancelled"]  # the ticket is not held
+
+    await slack.slash_command("TASK-101")
     root = await eventually(lambda: root_of(slack, "TASK-101"))
-
-    click = await slack.click(CHANNEL, root.ts, ids.CANCEL, user="U_ANA")
-
-    assert click.acked_in_time
-    await eventually(lambda: "*Cancelled* by <@U_ANA>" in text_at(slack, root.ts))
-    assert (await bot.bot.manager.store.recent())[0].status == "cancelled"
-    await eventually(lambda: "Cancelled by <@U_ANA>" in thread_text(slack, root))
+    await eventually(lambda: open_review(slack, root))  # stop at rest, not inside a git call
+    _no_tracebacks(slack)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 
-from bot.slack.server import BotHandle
+from agent.settings import load_settings
+from bot.slack.server import BotHandle, serve
 from localslack import LocalSlack, sign_request
 from tests.bot.conftest import SIGNING_SECRET
 from tests.bot.support import eventually, open_review, root_of
@@ -66,3 +69,28 @@ async def test_server_health_path(bot: BotHandle) -> None:
     async with aiohttp.ClientSession() as http, http.get(bot.health_url) as response:
         assert response.status == 200
         assert (await response.json())["ok"] is True
+
+
+async def test_server_serve_answers_on_port(bot_env: dict[str, str], slack: LocalSlack) -> None:
+    with socket.socket() as probe:  # a free port for PORT
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**bot_env, "PORT": str(port)}
+    serving = asyncio.create_task(serve(load_settings(env, env_file=None), env))
+
+    async def healthy() -> bool:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        return response.status == 200
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+        return False
+
+    try:
+        assert await healthy()
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+    assert serving.cancelled()
