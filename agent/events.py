@@ -120,6 +120,7 @@ class RunFinished(_Event):
     type: Literal["run_finished"] = "run_finished"
     status: FinalStatus
     pull_request: PullRequest | None = None
+    by: str | None = None  # who ended it: the decider, or the canceller
 
 
 class ErrorRaised(_Event):

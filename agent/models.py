@@ -101,6 +101,11 @@ class ReviewDecision(Model):
     action: ReviewAction
     by: str
     feedback: str = Field("", max_length=4000)
+    by_name: str = ""  # how to name the person where their id means nothing (a pull request)
+
+    @property
+    def who(self) -> str:
+        return self.by_name or self.by
 
 
 class PullRequest(Model):

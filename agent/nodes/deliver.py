@@ -16,7 +16,7 @@ from agent.deps import Deps
 from agent.errors import ErrorKind, TaskmasterError
 from agent.events import PullRequestOpened, Step, TicketUpdated, emit
 from agent.git import git
-from agent.models import Plan, PullRequest, ReviewRequest, TestResult, Ticket
+from agent.models import Plan, PullRequest, ReviewDecision, ReviewRequest, TestResult, Ticket
 from agent.state import Json, RunState
 from agent.workspaces import remove_workspace
 
@@ -108,6 +108,6 @@ def pull_request_body(state: RunState) -> str:
         lines += ["", "## What changed", state["summary"]]
     test_line = f"`{tests.command}`: {tests.headline}" if tests else "no test command found"
     lines += ["", "## Tests", test_line, ""]
-    decision = state.get("decision") or {}
-    lines.append(f"Approved in TaskMaster by {decision.get('by', 'a reviewer')}.")
+    decision = ReviewDecision.model_validate(state["decision"])
+    lines.append(f"Approved in TaskMaster by {decision.who}.")
     return "\n".join(lines)

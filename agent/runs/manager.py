@@ -27,6 +27,7 @@ from agent.events import (
     RunStarted,
     Step,
     StepName,
+    TicketLoaded,
     parse_event,
 )
 from agent.graph import Graph
@@ -180,15 +181,13 @@ class RunManager:
 
     async def cancel(self, run_id: str, by: str) -> RunRecord:
         run = await self._known(run_id)
-        if not await self.store.transition(
-            run_id, "cancelled", only_from=("running", "awaiting_review", "resuming")
-        ):
+        if not await self.store.cancel(run_id, by):
             raise RunRefused("decided", describe_decision(run), run)
         task = self._tasks.get(run_id)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await self._finish(run, "cancelled")
+        await self._finish(run, "cancelled", by=by)
         return await self.store.require(run_id)
 
     async def recover(self) -> list[RunRecord]:
@@ -265,6 +264,8 @@ class RunManager:
                 event = parse_event(chunk)
                 if isinstance(event, Step) and event.status == "started":
                     steps.append(event.name)
+                if isinstance(event, TicketLoaded):
+                    await self.store.set_title(run.run_id, event.ticket.title)
                 await self._emit(run, event)
                 continue
             if (await self.store.require(run.run_id)).status == "cancelled":
@@ -288,17 +289,26 @@ class RunManager:
             case _:
                 raise TaskmasterError(ErrorKind.INTERNAL, "The run stopped before it finished.")
         pull_request = snapshot.values.get("pull_request")
+        decision = snapshot.values.get("decision") or {}
         await self.store.transition(run.run_id, outcome, only_from=("running",))
         await self._finish(
-            run, outcome, PullRequest.model_validate(pull_request) if pull_request else None
+            run,
+            outcome,
+            PullRequest.model_validate(pull_request) if pull_request else None,
+            by=decision.get("by"),
         )
 
     async def _finish(
-        self, run: RunRecord, status: FinalStatus, pull_request: PullRequest | None = None
+        self,
+        run: RunRecord,
+        status: FinalStatus,
+        pull_request: PullRequest | None = None,
+        *,
+        by: str | None = None,
     ) -> None:
         await remove_workspace(workspace_path(self._deps.workspaces, run.run_id))
         await prune(self._checkpointer, run.run_id)
-        await self._emit(run, RunFinished(status=status, pull_request=pull_request))
+        await self._emit(run, RunFinished(status=status, pull_request=pull_request, by=by))
 
     async def _emit(self, run: RunRecord, event: Event) -> None:
         try:

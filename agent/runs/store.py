@@ -44,6 +44,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX one_active_run_per_ticket ON runs (ticket)
         WHERE status IN ('running', 'awaiting_review', 'resuming');
     """,
+    """
+    ALTER TABLE runs ADD COLUMN title TEXT;
+    ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
+    """,
 )
 
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
@@ -70,6 +74,8 @@ class RunRecord:
     review_ts: str | None
     created_at: str
     updated_at: str
+    title: str | None = None
+    cancelled_by: str | None = None
 
     @property
     def active(self) -> bool:
@@ -79,6 +85,7 @@ class RunRecord:
         return {
             "run_id": self.run_id,
             "ticket": self.ticket,
+            "title": self.title,
             "status": self.status,
             "requester": self.requester,
             "decided_by": self.decision.by if self.decision else None,
@@ -196,6 +203,20 @@ class RunStore:
             params.extend(only_from)
         cursor = await self._conn.execute(sql, params)
         return cursor.rowcount == 1
+
+    async def cancel(self, run_id: str, by: str) -> bool:
+        """Cancel an active run; True if this call did (a finished run stays as it ended)."""
+        cursor = await self._conn.execute(
+            f"UPDATE runs SET status = 'cancelled', cancelled_by = ?, interrupt_id = NULL, "
+            f"updated_at = ? WHERE run_id = ? AND status IN ({_ACTIVE_SQL})",
+            (by, _now(), run_id),
+        )
+        return cursor.rowcount == 1
+
+    async def set_title(self, run_id: str, title: str) -> None:
+        await self._conn.execute(
+            "UPDATE runs SET title = ?, updated_at = ? WHERE run_id = ?", (title, _now(), run_id)
+        )
 
     async def claim_review(self, run_id: str, interrupt_id: str, decision: ReviewDecision) -> bool:
         """Take the pending review for `decision`; exactly one caller ever gets True."""

@@ -52,7 +52,6 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if run is not None and user != run.requester and not deps.may_review(user):
             await _tell(respond, f"Only the requester or {deps.approvers_text} may cancel it.")
             return
-        deps.reporter.note_cancel(run_id, user)
         try:
             await deps.manager.cancel(run_id, by=user)
         except RunRefused as refused:
@@ -69,6 +68,7 @@ class _Click:
 
     def __init__(self, body: dict[str, Any]) -> None:
         self.user = str(body["user"]["id"])
+        self.name = str(body["user"].get("username") or body["user"].get("name") or "")
         self.review = ReviewRef.decode(str(body["actions"][0]["value"]))
         self.channel = str(body["container"]["channel_id"])
         self.message_ts = str(body["container"]["message_ts"])
@@ -81,7 +81,7 @@ async def _decide(
     if not deps.may_review(clicked.user):
         await _tell(respond, review.not_allowed_text(deps))
         return
-    decision = ReviewDecision(action=action, by=clicked.user)
+    decision = ReviewDecision(action=action, by=clicked.user, by_name=clicked.name)
     refused = await review.decide(deps, clicked.review, decision, message_ts=clicked.message_ts)
     if refused is not None:
         await _tell(respond, refused)

@@ -163,7 +163,6 @@ async def _cancel(deps: SlackDeps, respond: AsyncRespond, key: str, user: str) -
     if user != run.requester and not deps.may_review(user):
         await _tell(respond, f"Only the requester or {deps.approvers_text} may cancel it.")
         return
-    deps.reporter.note_cancel(run.run_id, user)
     try:
         await deps.manager.cancel(run.run_id, by=user)
     except RunRefused as refused:

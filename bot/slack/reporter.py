@@ -94,9 +94,6 @@ class ThreadReporter:
         self._client: AsyncWebClient | None = None
         self._store: RunStore | None = None
         self._boxes: dict[str, _Outbox] = {}
-        # What this process learnt about runs it has not re-attached yet (see _reattach).
-        self._titles: dict[str, str] = {}
-        self._cancellers: dict[str, str] = {}
         self._attaching = asyncio.Lock()
 
     def attach(self, client: AsyncWebClient, store: RunStore) -> None:
@@ -112,26 +109,14 @@ class ThreadReporter:
 
         It goes through the run's outbox like every other write, so it is retried
         when Slack fails, and it works for a run this process has not shown yet
-        (a click after a restart), whose ticket title it also brings back: the
-        registry keeps no title, and the root message would otherwise lose it.
+        (a click after a restart).
         """
         run_id = close.ref.run_id
-        self._titles[run_id] = close.request.ticket.title  # read by _reattach
         box = self._boxes.get(run_id) or await self._reattach(run_id)
-        title = self._titles.pop(run_id, None)
         if box is None:
             return
-        box.view.title = box.view.title or title
         box.queue.append(close)
         box.wake.set()
-
-    def note_cancel(self, run_id: str, user: str) -> None:
-        """Remember who cancels, for the messages that say the run was cancelled."""
-        box = self._boxes.get(run_id)
-        if box is not None:
-            box.view.cancelled_by = user
-        else:
-            self._cancellers[run_id] = user
 
     async def __call__(self, run: RunRecord, event: Event) -> None:
         box = self._boxes.get(run.run_id) or await self._reattach(run.run_id)
@@ -178,8 +163,6 @@ class ThreadReporter:
                 return None
             log.info("re-attaching run %s to its thread %s", run_id, record.root_ts)
             view = RunView.from_record(record, channel=record.channel, root_ts=record.root_ts)
-            view.title = self._titles.pop(run_id, None)
-            view.cancelled_by = self._cancellers.pop(run_id, None)
             return self._open(view)
 
     # -- the writer ---------------------------------------------------------------------------

@@ -141,6 +141,8 @@ class RunView:
             review_ts=run.review_ts,
             started_at=_parse_time(run.created_at),
             phase=phase,
+            title=run.title,
+            cancelled_by=run.cancelled_by,
         )
 
     @property
@@ -186,7 +188,9 @@ class RunView:
                 changes.milestones.append(Reply(*replies.ticket_reply(ticket, transition)))
             case ErrorRaised(kind=kind, message=message):
                 changes.milestones.append(Reply(*replies.error_reply(kind, message)))
-            case RunFinished(status=final, pull_request=pull_request):
+            case RunFinished(status=final, pull_request=pull_request, by=by):
+                if final == "cancelled":
+                    self.cancelled_by = by
                 self._finished(final, pull_request, changes)
         return changes
 

@@ -34,7 +34,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await ack()
         context = FeedbackContext.decode(str(view["private_metadata"]))
-        decision = ReviewDecision(action="revise", by=user, feedback=feedback)
+        name = str(body["user"].get("username") or body["user"].get("name") or "")
+        decision = ReviewDecision(action="revise", by=user, by_name=name, feedback=feedback)
         refused = await review.decide(deps, context.review, decision, message_ts=context.message_ts)
         if refused is not None:
             await client.chat_postEphemeral(

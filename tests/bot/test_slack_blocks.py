@@ -139,9 +139,8 @@ def test_runview_checklist_follows_steps_and_revisions() -> None:
 def test_runview_cancel_closes_open_review_and_root() -> None:
     view = RunView("r1", "TASK-7", "U1", "C1", root_ts="1.0")
     view.apply(ReviewRequested(interrupt_id="i1", request=_request()))
-    view.cancelled_by = "U3"
 
-    changes = view.apply(RunFinished(status="cancelled"))
+    changes = view.apply(RunFinished(status="cancelled", by="U3"))
 
     close = [m for m in changes.milestones if isinstance(m, CloseReview)]
     assert close and close[0].note == "Run cancelled by <@U3>"

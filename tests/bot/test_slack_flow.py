@@ -62,6 +62,8 @@ async def test_flow_approve_delivers_pull_request(
     assert len(prs) == 1
     assert prs[0]["url"] in block_text(final_root)
     assert prs[0]["url"] in thread_text(slack, root)
+    assert "Approved in TaskMaster by ben." in str(prs[0]["body"])  # a name, not U_BEN
+    assert "Discussion: " + slack.base_url in str(prs[0]["body"])  # the thread's link
     branches = await remote_branches(remote)
     assert len(branches) == 1
     assert branches[0].startswith("taskmaster/TASK-101-")
