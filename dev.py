@@ -50,10 +50,12 @@ def main() -> int:
     ensure_environment()
     command, *args = COMMANDS[sys.argv[1]]
     argv = [str(BIN / command), *args, *sys.argv[2:]]
-    try:
-        return subprocess.call(argv, cwd=ROOT)
-    except KeyboardInterrupt:
-        return 130
+    os.chdir(ROOT)
+    if os.name == "posix":
+        # Become the command: Ctrl-C then reaches it directly and it shuts down cleanly
+        # (subprocess.call would kill it on KeyboardInterrupt).
+        os.execv(argv[0], argv)
+    return subprocess.call(argv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ from agent.git import git
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "demo"
 
+# A demo must never reach a real code host, whatever the environment holds (GitHub
+# Actions, for one, always sets GITHUB_REPOSITORY).
+NEVER_IN_A_DEMO = ("GITHUB_REPOSITORY", "GITHUB_TOKEN")
+
 
 async def prepare_demo(data_dir: Path, examples: Path = EXAMPLES) -> dict[str, str]:
     """Make `<data_dir>/demo-remote` (a git repository of the demo project) if missing.
@@ -32,3 +36,8 @@ async def prepare_demo(data_dir: Path, examples: Path = EXAMPLES) -> dict[str, s
         "TASKMASTER_TICKETS": str(examples / "tickets"),
         "TASKMASTER_MODEL": f"scripted:{examples / 'scripts'}",
     }
+
+
+async def demo_overrides(data_dir: Path) -> dict[str, str | None]:
+    """The settings of a demo: `prepare_demo`'s, with every real outside service unset."""
+    return {**await prepare_demo(data_dir), **dict.fromkeys(NEVER_IN_A_DEMO)}

@@ -1,7 +1,8 @@
 """Settings, read once at the entry point and passed down.
 
 Nothing in `agent` or `bot` reads `os.environ` on its own: the entry point calls
-`load_settings()` (which loads `.env` first) and hands the object to whoever needs it.
+`load_dotenv()` (so provider keys in `.env` reach the model libraries too), then
+`load_settings()`, and hands the object to whoever needs it.
 Which settings are required depends on what is started, so every field is optional
 here and each surface calls `require()` for the ones it cannot do without.
 """
@@ -93,10 +94,11 @@ class Settings(BaseModel):
 def load_settings(
     environ: Mapping[str, str],
     *,
-    env_file: Path | None = Path(".env"),
-    overrides: Mapping[str, str] | None = None,
+    env_file: Path | None = None,
+    overrides: Mapping[str, str | None] | None = None,
 ) -> Settings:
-    """Build settings from `.env` (if present) overlaid by `environ`, then `overrides`.
+    """Build settings from `env_file` (if given and present), overlaid by `environ`,
+    then `overrides` (where None unsets a setting).
 
     Empty values count as unset. A malformed value raises `SettingsError` with one line.
     """

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+from dotenv import load_dotenv
 
 from agent.graph import Graph, compile_graph
 from agent.integrations import registry
@@ -20,6 +21,7 @@ from agent.settings import load_settings
 
 @asynccontextmanager
 async def make_graph() -> AsyncIterator[Graph]:
+    load_dotenv()
     settings = load_settings(os.environ)
     async with aiohttp.ClientSession() as http:
         yield compile_graph(registry.build_deps(settings, http, os.environ), checkpointer=None)

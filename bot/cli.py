@@ -16,7 +16,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from agent.demo import prepare_demo
+from dotenv import load_dotenv
+
+from agent.demo import demo_overrides
 from agent.errors import TaskmasterError
 from agent.models import ReviewAction, ReviewDecision
 from agent.runs.manager import RunManager, RunRefused
@@ -68,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    load_dotenv()  # before settings: provider keys in .env must reach LangChain's clients
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(dispatch(args, os.environ))
@@ -80,10 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    overrides: dict[str, str] = {}
+    overrides: dict[str, str | None] = {}
     if getattr(args, "demo", False):
         data_dir = load_settings(environ).data_dir
-        overrides = await prepare_demo(data_dir)
+        overrides = await demo_overrides(data_dir)
     settings = load_settings(environ, overrides=overrides)
     match args.command:
         case "runs":
@@ -134,7 +137,7 @@ async def run_ticket(
                 f"({busy.run.status}); see `taskmaster runs`."
             ) from None
         manager.launch(run)
-        return await _follow(manager, run.run_id, first)
+        return await _follow(manager, run.run_id, first, demo=args.demo)
 
 
 async def resume_run(
@@ -151,10 +154,12 @@ async def resume_run(
         except RunRefused as refused:
             print(refused.message, file=sys.stderr)
             return EXIT_OK if refused.reason == "decided" else EXIT_USAGE
-        return await _follow(manager, run.run_id, None)
+        return await _follow(manager, run.run_id, None, demo=args.demo)
 
 
-async def _follow(manager: RunManager, run_id: str, decision: ReviewDecision | None) -> int:
+async def _follow(
+    manager: RunManager, run_id: str, decision: ReviewDecision | None, *, demo: bool
+) -> int:
     """Wait for the run; answer reviews with `decision` once, then by asking a person."""
     while True:
         record = await manager.wait(run_id)
@@ -163,7 +168,8 @@ async def _follow(manager: RunManager, run_id: str, decision: ReviewDecision | N
         if decision is None:
             decision = await _ask(record)
         if decision is None:
-            print(f"\nWaiting for review. Answer it with: taskmaster resume {run_id} approve")
+            resume = f"taskmaster resume {run_id}{' --demo' if demo else ''}"
+            print(f"\nWaiting for review. Answer it with: {resume} approve")
             print("(or reject, or revise --feedback TEXT)")
             return EXIT_OK
         try:

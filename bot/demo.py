@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from agent.demo import prepare_demo
+from agent.demo import demo_overrides
 from agent.settings import Settings, SettingsError
 from bot.slack.server import BotHandle, running_bot
 from localslack import LocalSlack
@@ -114,7 +114,7 @@ async def _demo_settings(settings: Settings, slack: LocalSlack) -> Settings:
     """The given settings, pointed at the demo project and at LocalSlack, nowhere else."""
     session = (settings.data_dir / SESSION_DIR).resolve()
     await asyncio.to_thread(shutil.rmtree, session, True)
-    overrides: dict[str, str | None] = dict(await prepare_demo(session))
+    overrides = await demo_overrides(session)
     if settings.model:
         overrides.pop("TASKMASTER_MODEL")  # a real (or own scripted) model was asked for
     overrides.update(
@@ -124,8 +124,6 @@ async def _demo_settings(settings: Settings, slack: LocalSlack) -> Settings:
             "SLACK_SIGNING_SECRET": slack.signing_secret,
             "SLACK_API_URL": slack.api_url,
             "SLACK_APP_TOKEN": None,  # HTTP to LocalSlack, never Socket Mode to Slack
-            "GITHUB_REPOSITORY": None,  # the demo remote, never a real repository
-            "GITHUB_TOKEN": None,
         }
     )
     values = {**settings.model_dump(by_alias=True), **overrides}

@@ -32,7 +32,9 @@ class Cli:
         self.home = home
         self.data = home / ".taskmaster"
         self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("TASKMASTER_", "SLACK_"))
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TASKMASTER_", "SLACK_", "JIRA_", "GITHUB_"))
         }
         self.env.update(extra_env or {})
 
@@ -81,8 +83,8 @@ def cli(tmp_path: Path) -> Cli:
 async def _awaiting_review(cli: Cli, key: str = "TASK-101") -> str:
     started = await cli("run", key, "--demo")
     assert started.code == 0, started.err
-    assert "Waiting for review" in started.out
     [run] = await cli.runs()
+    assert f"taskmaster resume {run['run_id']} --demo approve" in started.out
     assert run["status"] == "awaiting_review"
     return run["run_id"]
 
@@ -130,6 +132,13 @@ async def test_cli_decide_on_first_review_without_asking(cli: Cli) -> None:
     assert [run["status"] for run in await cli.runs()] == ["done"]
     [pull_request] = cli.pull_requests()
     assert pull_request["ticket"] == "TASK-102"
+
+
+async def test_cli_demo_never_reaches_a_configured_github(tmp_path: Path) -> None:
+    cli = Cli(tmp_path, {"GITHUB_REPOSITORY": "acme/real", "GITHUB_API_URL": "http://127.0.0.1:9"})
+    done = await cli("run", "TASK-101", "--demo", "--decide", "approve", "--by", "ana")
+    assert done.code == 0, done.err  # port 9 would have refused: GitHub was never asked
+    assert len(cli.pull_requests()) == 1 and len(await cli.remote_branches()) == 1
 
 
 async def test_cli_refuses_unknown_run_and_finished_run(cli: Cli) -> None:
