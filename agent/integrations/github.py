@@ -138,8 +138,9 @@ class GitHubCodeHost:
         if existing is not None:
             return existing
         payload = {"title": title, "head": branch, "base": base, "body": body, "draft": self.draft}
+        # Safe to retry: GitHub answers a second pull request for the branch with 422.
         reply = await self.api.call(
-            "POST", f"{self._repo_path}/pulls", json_body=payload, expect=(422,)
+            "POST", f"{self._repo_path}/pulls", json_body=payload, expect=(422,), retry_safe=True
         )
         if reply.status != 422:
             return _pull_request(reply.data, branch)

@@ -87,8 +87,13 @@ class JsonApi:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         expect: Collection[int] = (),
+        retry_safe: bool | None = None,
     ) -> Reply:
         """Send `method path` and return a 2xx reply, or one whose status is in `expect`.
+
+        A server error is retried only when a repeat cannot duplicate an effect: for
+        idempotent methods, or where the caller says so (`retry_safe`). A POST whose
+        answer was lost may have taken effect; the caller's own lookup covers it.
 
         Anything else raises `TaskmasterError`: 401/403 `auth`, 429 `rate_limited`
         (after waiting Retry-After), 5xx `connection` (after retries), a timeout
@@ -96,6 +101,7 @@ class JsonApi:
         """
         policy = self.retry
         where = f"{method} {path}"
+        repeatable = method in _IDEMPOTENT if retry_safe is None else retry_safe
         for attempt in range(1, policy.tries + 1):
             last = attempt == policy.tries
             try:
@@ -140,10 +146,10 @@ class JsonApi:
             if status in (401, 403):
                 raise TaskmasterError(ErrorKind.AUTH, self.refused)
             if status >= 500:
-                if last:
+                if last or not repeatable:
                     raise TaskmasterError(
                         ErrorKind.CONNECTION,
-                        f"{self.service} at {self.host} kept failing with server errors; "
+                        f"{self.service} at {self.host} answered with a server error; "
                         "try again later.",
                     )
                 await policy.sleep(policy.backoff_for(attempt))

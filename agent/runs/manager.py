@@ -33,7 +33,7 @@ from agent.events import (
 from agent.graph import Graph
 from agent.models import TICKET_KEY, FinalStatus, PullRequest, ReviewDecision, ReviewRequest
 from agent.runs.checkpoints import prune, thread_id
-from agent.runs.store import RunRecord, RunStore
+from agent.runs.store import RunRecord, RunStore, TicketBusy
 from agent.workspaces import remove_workspace, workspace_path
 
 log = logging.getLogger(__name__)
@@ -175,14 +175,29 @@ class RunManager:
                 if pending.id == run.interrupt_id:
                     payload = Command(resume={pending.id: run.decision.model_dump(mode="json")})
         if run.status == "failed":
-            await self.store.transition(run_id, "running", only_from=("failed",))
+            try:
+                await self.store.transition(run_id, "running", only_from=("failed",))
+            except TicketBusy as busy:
+                raise RunRefused(
+                    "not_allowed",
+                    f"{run.ticket} has another active run ({busy.run.run_id}); "
+                    "cancel it before retrying this one.",
+                    run,
+                ) from None
         self._spawn(await self.store.require(run_id), payload)
         return run
 
     async def cancel(self, run_id: str, by: str) -> RunRecord:
         run = await self._known(run_id)
         if not await self.store.cancel(run_id, by):
-            raise RunRefused("decided", describe_decision(run), run)
+            latest = await self.store.require(run_id)
+            if latest.active:
+                raise RunRefused(
+                    "not_allowed",
+                    "It was approved and is being delivered; it cannot be cancelled.",
+                    latest,
+                )
+            raise RunRefused("decided", describe_decision(latest), latest)
         task = self._tasks.get(run_id)
         if task is not None:
             task.cancel()
@@ -246,7 +261,10 @@ class RunManager:
                 error = classify(exc)
                 if error is not exc:
                     log.exception("run %s failed", run.run_id)
-                await self.store.transition(run.run_id, "failed", error=error.message)
+                if not await self.store.transition(
+                    run.run_id, "failed", only_from=("running", "resuming"), error=error.message
+                ):
+                    return await self.store.require(run.run_id)  # cancelled meanwhile
                 if steps:
                     await self._emit(run, Step(name=steps[-1], status="failed"))
                 await self._emit(run, ErrorRaised(kind=error.kind, message=error.message))

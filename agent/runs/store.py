@@ -201,14 +201,24 @@ class RunStore:
         if only_from is not None:
             sql += f" AND status IN ({', '.join('?' for _ in only_from)})"
             params.extend(only_from)
-        cursor = await self._conn.execute(sql, params)
+        try:
+            cursor = await self._conn.execute(sql, params)
+        except aiosqlite.IntegrityError:  # back to active while another run has the ticket
+            run = await self.require(run_id)
+            active = await self.active_for(run.ticket)
+            if active is None:
+                raise
+            raise TicketBusy(active) from None
         return cursor.rowcount == 1
 
     async def cancel(self, run_id: str, by: str) -> bool:
         """Cancel an active run; True if this call did (a finished run stays as it ended)."""
+        # An approved run is delivering (push, pull request, ticket): stopping it half way
+        # would leave a branch or a pull request behind a run marked cancelled.
         cursor = await self._conn.execute(
             f"UPDATE runs SET status = 'cancelled', cancelled_by = ?, interrupt_id = NULL, "
-            f"updated_at = ? WHERE run_id = ? AND status IN ({_ACTIVE_SQL})",
+            f"updated_at = ? WHERE run_id = ? AND status IN ({_ACTIVE_SQL}) "
+            "AND coalesce(json_extract(decision, '$.action'), '') != 'approve'",
             (by, _now(), run_id),
         )
         return cursor.rowcount == 1

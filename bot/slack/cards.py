@@ -64,7 +64,7 @@ def root_message(view: RunView) -> Message:
         context(f"Requested by {mention(view.requester)} · run `{view.run_id}`"),
         section(status_line(view)),
     ]
-    if not view.finished:
+    if not view.finished and not view.delivering:
         stop = confirm(
             "Cancel this run?",
             f"TaskMaster stops working on {escape(view.ticket)} and pushes nothing.",

@@ -122,6 +122,7 @@ class RunView:
     marks: dict[StepName, Mark] = field(default_factory=lambda: dict.fromkeys(STEPS, "pending"))
     line: str = ""
     phase: Phase = "running"
+    delivering: bool = False  # approved: the run can no longer be cancelled
     pull_request: PullRequest | None = None
     decided_by: str | None = None
     cancelled_by: str | None = None
@@ -177,6 +178,7 @@ class RunView:
                 self._review_requested(ReviewRef(self.run_id, interrupt_id), request, changes)
             case DecisionMade(action=action, by=by, feedback=feedback):
                 self.phase, self.open_review, self.decided_by = "running", None, by
+                self.delivering = action == "approve"
                 self.line = replies.DECISION_LINES[action]
                 changes.root = True
                 if action == "revise":

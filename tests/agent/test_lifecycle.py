@@ -272,3 +272,34 @@ async def test_fifty_runs_at_once_all_reach_their_end(
     assert {run.status for run in ended} == {"failed"}
     kinds = {event.kind for event in recorder.of(ErrorRaised)}
     assert kinds == {ErrorKind.TICKET_NOT_FOUND}  # not "database is locked"
+
+
+async def test_an_approved_run_cannot_be_cancelled_while_it_delivers(
+    manager: RunManager, demo_settings: Settings
+) -> None:
+    record = await _review(manager)
+    assert record.interrupt_id is not None
+    approve = ReviewDecision(action="approve", by="ana")
+    # Another process won the click and is about to deliver.
+    assert await manager.store.claim_review(record.run_id, record.interrupt_id, approve)
+    with pytest.raises(RunRefused, match="being delivered") as refused:
+        await manager.cancel(record.run_id, by="ben")
+    assert refused.value.reason == "not_allowed"
+    await manager.resume(record.run_id)  # that process died: the claimed decision is applied
+    assert (await manager.wait(record.run_id)).status == "done"
+    assert len(await _remote_branches(demo_settings)) == 1
+
+
+async def test_retrying_a_failed_run_while_another_has_the_ticket_is_refused(
+    manager: RunManager, demo_settings: Settings
+) -> None:
+    first = await _review(manager)
+    workspace = demo_settings.data_dir / "workspaces" / first.run_id
+    (workspace / "README.md").write_text("changed after review\n")
+    await manager.decide(first.run_id, ReviewDecision(action="approve", by="ana"))
+    assert (await manager.wait(first.run_id)).status == "failed"
+    second = await _review(manager)
+    with pytest.raises(RunRefused, match=second.run_id) as refused:
+        await manager.resume(first.run_id)
+    assert refused.value.reason == "not_allowed"
+    assert (await manager.store.require(first.run_id)).status == "failed"

@@ -189,6 +189,23 @@ async def test_jira_comment_is_posted_once_and_reused(
     assert "#7" in posted["body"]["content"][0]["content"][0]["text"]
 
 
+async def test_jira_comment_whose_answer_was_lost_is_not_posted_twice(
+    jira: FakeJira, http: aiohttp.ClientSession
+) -> None:
+    tickets = source(jira, http)
+    ticket = await tickets.fetch("TASK-101")
+    path = "/rest/api/3/issue/TASK-101/comment"
+    jira.fail("POST", path, 502, after=True)  # Jira stored it, then the answer was lost
+
+    with pytest.raises(TaskmasterError) as caught:
+        await tickets.comment(ticket, PR)
+    assert caught.value.kind == ErrorKind.CONNECTION
+    again = await tickets.comment(ticket, PR)  # the run's retry
+
+    assert len(jira.to("POST", path)) == 1
+    assert [c["id"] for c in jira.comments["TASK-101"]] == [again]
+
+
 async def test_jira_transition_is_made_when_configured_and_skipped_when_there(
     jira: FakeJira, http: aiohttp.ClientSession
 ) -> None:
