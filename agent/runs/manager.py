@@ -293,6 +293,7 @@ class RunManager:
                 await self.store.transition(
                     run.run_id, "awaiting_review", only_from=("running",), interrupt_id=pending.id
                 )
+                await self.store.set_messages(run.run_id, review_ts=None)  # not shown yet
                 request = ReviewRequest.model_validate(pending.value)
                 await self._emit(run, ReviewRequested(interrupt_id=pending.id, request=request))
         snapshot = await self._graph.aget_state(config)

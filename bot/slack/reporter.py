@@ -32,7 +32,7 @@ from bot.slack.runview import CloseReview, Milestone, PostReview, Reply, RunView
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 30.0
-MAX_ATTEMPTS = 10  # for posts; edits carry the latest state and are retried until written
+MAX_ATTEMPTS = 10  # for replies; edits and review requests are retried until written
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _RETRY_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -172,7 +172,9 @@ class ThreadReporter:
         while True:
             box.wake.clear()
             if box.queue:
-                await self._attempt(box, self._send_head, drop=box.queue.popleft, persist=False)
+                # A review request is the one post a run cannot do without: it waits on it.
+                persist = isinstance(box.queue[0], PostReview)
+                await self._attempt(box, self._send_head, drop=box.queue.popleft, persist=persist)
             elif not box.idle:
                 wait = 0.0 if box.urgent else box.last_edit + self.min_interval - loop.time()
                 if wait > 0:
@@ -202,8 +204,9 @@ class ThreadReporter:
         """One Slack write; a transient failure waits and leaves it to be tried again.
 
         With `persist`, transient failures are retried for as long as the process runs:
-        edits carry the run's latest state, the one thing that must reach Slack. Posts
-        give up after MAX_ATTEMPTS, loudly, so one message cannot hold up the thread.
+        edits carry the run's latest state and a review request is what the run waits
+        on. Other replies give up after MAX_ATTEMPTS, loudly, so one message cannot hold
+        up the thread.
         """
         try:
             await send(box)

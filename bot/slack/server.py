@@ -22,6 +22,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
+from agent.events import ReviewRequested
 from agent.runs.manager import EventSink, RunManager
 from agent.runs.runtime import open_runtime
 from agent.settings import Settings
@@ -70,6 +71,7 @@ async def running_app(
             recovered = await manager.recover()
             if recovered:
                 log.info("continuing %d runs left mid-step", len(recovered))
+            await _post_missing_reviews(manager, reporter)
             yield SlackBot(app, manager, reporter)
         finally:
             await manager.aclose()
@@ -118,6 +120,16 @@ async def serve(settings: Settings, environ: Mapping[str, str]) -> None:
                 await stop.wait()
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def _post_missing_reviews(manager: RunManager, reporter: ThreadReporter) -> None:
+    """Post the review of runs that wait on one nobody saw (the bot stopped before it
+    was posted): without it, they would wait forever."""
+    for run in await manager.store.with_status("awaiting_review"):
+        if run.root_ts and not run.review_ts:
+            _, interrupt_id, request = await manager.pending_review(run.run_id)
+            log.info("posting the missing review of run %s", run.run_id)
+            await reporter(run, ReviewRequested(interrupt_id=interrupt_id, request=request))
 
 
 async def _healthz(_: web.Request) -> web.Response:

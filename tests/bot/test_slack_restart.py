@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiohttp
@@ -80,3 +81,30 @@ async def test_restart_mid_step_continues_in_same_thread(
         await eventually(lambda: "*Finished* (done)" in block_text(progress))
         assert sum("*Finished*" in block_text(m) for m in thread_of(slack, root)) == 1
         assert_valid_block_kit(slack)
+
+
+async def test_restart_posts_a_review_that_was_never_shown(
+    start_bot: StartBot, slack: LocalSlack, data_dir: Path
+) -> None:
+    async with start_bot():
+        await slack.slash_command("TASK-101")
+        root = await eventually(lambda: root_of(slack, "TASK-101"))
+        shown = await eventually(lambda: open_review(slack, root))
+    # What a crash between recording the review and posting it leaves behind: the run
+    # awaits a review that is in no message.
+    with sqlite3.connect(data_dir / "taskmaster.db") as db:
+        db.execute("UPDATE runs SET review_ts = NULL")
+    async with aiohttp.ClientSession() as http:
+        gone = await http.post(
+            slack.api_url + "chat.delete",
+            data={"channel": CHANNEL, "ts": shown.ts},
+            headers={"Authorization": f"Bearer {slack.bot_token}"},
+        )
+        assert (await gone.json())["ok"]
+
+    async with start_bot():
+        review = await eventually(lambda: open_review(slack, root))
+        assert review.ts != shown.ts
+        await slack.click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
+        await eventually(lambda: "*Done*" in text_at(slack, root.ts))
+        assert len(pull_requests(data_dir)) == 1
