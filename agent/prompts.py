@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.models import Plan, TestResult, Ticket
+from agent.models import TestResult, Ticket
 
 SYSTEM = """\
 You are TaskMaster, a careful software engineer working on one ticket in a git \
@@ -77,10 +77,6 @@ def plan_prompt(ticket: Ticket, files: str) -> str:
         criteria=criteria,
         files=files,
     )
-
-
-def implement_prompt(plan: Plan) -> str:
-    return IMPLEMENT
 
 
 def tests_failed_prompt(result: TestResult) -> str:

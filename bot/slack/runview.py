@@ -20,6 +20,7 @@ from agent.events import (
     PullRequestOpened,
     ReviewRequested,
     RunFinished,
+    RunQueued,
     RunStarted,
     Step,
     StepName,
@@ -47,7 +48,7 @@ STEP_DOING: dict[StepName, str] = {
     "review": "preparing the review",
     "deliver": "pushing the branch and opening the pull request",
 }
-QUEUED_LINE = "waiting for a free slot (TASKMASTER_MAX_RUNS runs go at once)"
+STARTING_LINE = "starting"
 _STARTED_MARKS: dict[str, Mark] = {"started": "current", "done": "done", "failed": "failed"}
 _FINAL_MARKS: dict[FinalStatus, Mark] = {
     "done": "done",
@@ -158,8 +159,12 @@ class RunView:
         changes = Changes(progress=True)
         match event:
             case RunStarted():
-                # Shown only while the run waits for a slot: its first step replaces it.
-                self.phase, self.line = "running", QUEUED_LINE
+                self.phase, self.line = "running", STARTING_LINE
+            case RunQueued(ahead=ahead):
+                # Its first step replaces the line once a slot is free.
+                waiting = f"{ahead} ahead" if ahead else "next in line"
+                self.line = f"waiting for a free slot (TASKMASTER_MAX_RUNS; {waiting})"
+                changes.progress = True
             case Step(name=name, status=status):
                 self._mark(name, status)
                 if status == "started":

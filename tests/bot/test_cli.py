@@ -200,6 +200,10 @@ async def test_cli_run_killed_mid_implement_resumes_from_checkpoint(
     assert "Waiting for review" in resumed.out
     [run] = await cli.runs()
     assert run["status"] == "awaiting_review"
+    approved = await cli("resume", run["run_id"], "approve", "--by", "ana", "--demo")
+    assert approved.code == 0, approved.err
+    [run] = await cli.runs()
+    assert run["status"] == "done" and len(cli.pull_requests()) == 1
 
 
 async def test_cli_malformed_key_is_refused_before_anything_starts(cli: Cli) -> None:

@@ -7,7 +7,15 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from agent.events import DecisionMade, ReviewRequested, RunFinished, Step, TicketLoaded
+from agent.events import (
+    DecisionMade,
+    ReviewRequested,
+    RunFinished,
+    RunQueued,
+    RunStarted,
+    Step,
+    TicketLoaded,
+)
 from agent.models import FileStat, Plan, ReviewRequest, TestResult, Ticket
 from bot.slack import ids
 from bot.slack.blocks import feedback_modal, review_message
@@ -147,3 +155,15 @@ def test_runview_cancel_closes_open_review_and_root() -> None:
     _, blocks = root_message(view)
     assert _buttons(blocks) == []
     assert "*Cancelled* by <@U3>" in json.dumps(blocks)
+
+
+def test_runview_queued_run_says_so_until_its_first_step() -> None:
+    view = RunView("r1", "TASK-7", "U1", "C1", root_ts="1.0")
+    view.apply(RunStarted(ticket="TASK-7", requester="U1"))
+    changes = view.apply(RunQueued(ahead=1))
+    assert changes.progress
+    _, blocks = progress_message(view, view.started_at)
+    assert "waiting for a free slot" in json.dumps(blocks) and "1 ahead" in json.dumps(blocks)
+    view.apply(Step(name="ticket", status="started"))
+    _, blocks = progress_message(view, view.started_at)
+    assert "waiting for a free slot" not in json.dumps(blocks)

@@ -78,7 +78,7 @@ async def test_approve_in_the_browser_opens_a_pull_request(
 async def test_request_changes_through_the_modal_gives_a_second_review(
     page: Page, demo: Demo, output_dir: Path
 ) -> None:
-    _, thread = await start_run(page, demo, "TASK-101")
+    root, thread = await start_run(page, demo, "TASK-101")
     first = review(thread, 1)
     await first.get_by_role("button", name="Request changes").click(timeout=RUN_TIMEOUT)
     modal = page.get_by_test_id("modal")
@@ -96,5 +96,9 @@ async def test_request_changes_through_the_modal_gives_a_second_review(
     )
     await expect(second.get_by_role("button", name="Approve")).to_be_visible()
     await expect(thread).to_contain_text(feedback)
+    # The page redraws the thread on every change: wait until the run is at rest (its
+    # diff attached, the root awaiting review) before scrolling to take the picture.
+    await expect(thread.locator(".file").filter(has_text="review 2 diff")).to_be_visible()
+    await expect(root).to_contain_text("Awaiting review")
     await second.scroll_into_view_if_needed()
     await thread.screenshot(path=output_dir / "second-review.png")
