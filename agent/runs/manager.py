@@ -33,6 +33,7 @@ from agent.events import (
 from agent.graph import Graph
 from agent.models import TICKET_KEY, FinalStatus, PullRequest, ReviewDecision, ReviewRequest
 from agent.runs.checkpoints import prune, thread_id
+from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name
 from agent.runs.store import RunRecord, RunStore, TicketBusy
 from agent.workspaces import remove_workspace, workspace_path
 
@@ -96,6 +97,7 @@ class RunManager:
         self._slots = asyncio.Semaphore(deps.settings.max_runs)
         self._tasks: dict[str, asyncio.Task[RunRecord]] = {}
         self._waiting = 0
+        self._name = process_name()
 
     # -- starting ---------------------------------------------------------------------
 
@@ -163,6 +165,8 @@ class RunManager:
             raise RunRefused("not_allowed", "This run is waiting for a review decision.", run)
         if run.status not in ("running", "resuming", "failed"):
             raise RunRefused("decided", describe_decision(run), run)
+        if not await self.store.take_lease(run_id, self._name, LEASE_S, holder_alive):
+            raise RunRefused("stale", "Another TaskMaster process is driving this run.", run)
         snapshot = await self.snapshot(run_id)
         if not snapshot.created_at:  # never checkpointed: start it from the beginning
             await self.store.transition(run_id, "running", only_from=(run.status,))
@@ -209,9 +213,13 @@ class RunManager:
         """On start-up: continue runs a stopped process left mid-step."""
         resumed = []
         for run in await self.store.with_status("running", "resuming"):
-            if run.run_id not in self._tasks:
+            if run.run_id in self._tasks:
+                continue
+            try:
                 await self.resume(run.run_id)
-                resumed.append(run)
+            except RunRefused:  # driven by another live process
+                continue
+            resumed.append(run)
         return resumed
 
     async def snapshot(self, run_id: str) -> StateSnapshot:
@@ -243,6 +251,25 @@ class RunManager:
         return task
 
     async def _drive(self, run: RunRecord, payload: Any, first_event: Event | None) -> RunRecord:
+        if not await self.store.take_lease(run.run_id, self._name, LEASE_S, holder_alive):
+            log.warning("run %s is driven by another process; not driving it here", run.run_id)
+            return await self.store.require(run.run_id)
+        heartbeat = asyncio.create_task(self._keep_lease(run.run_id))
+        try:
+            return await self._drive_leased(run, payload, first_event)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self.store.release_lease(run.run_id, self._name)
+
+    async def _keep_lease(self, run_id: str) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            await self.store.renew_lease(run_id, self._name, LEASE_S)
+
+    async def _drive_leased(
+        self, run: RunRecord, payload: Any, first_event: Event | None
+    ) -> RunRecord:
         if first_event is not None:
             await self._emit(run, first_event)
         queued = self._slots.locked()

@@ -8,8 +8,9 @@ guarantee for review clicks and for one active run per ticket.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN title TEXT;
     ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
     """,
+    """
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN lease_until REAL;
+    """,
 )
 
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
@@ -76,6 +81,8 @@ class RunRecord:
     updated_at: str
     title: str | None = None
     cancelled_by: str | None = None
+    owner: str | None = None  # the process driving the run, while its lease lasts
+    lease_until: float | None = None
 
     @property
     def active(self) -> bool:
@@ -222,6 +229,42 @@ class RunStore:
             (by, _now(), run_id),
         )
         return cursor.rowcount == 1
+
+    async def take_lease(
+        self, run_id: str, owner: str, seconds: float, holder_alive: Callable[[str], bool]
+    ) -> bool:
+        """Make `owner` the one process driving the run, unless another holds a live lease.
+
+        A lease is live until it expires, and while `holder_alive` says its holder's
+        process exists: a killed process's run can be taken over at once.
+        """
+        run = await self.require(run_id)
+        now = time.time()
+        holder = run.owner
+        if (
+            holder is not None
+            and holder != owner
+            and (run.lease_until or 0.0) > now
+            and holder_alive(holder)
+        ):
+            return False
+        cursor = await self._conn.execute(  # only if nobody took it since we looked
+            "UPDATE runs SET owner = ?, lease_until = ? WHERE run_id = ? AND owner IS ?",
+            (owner, now + seconds, run_id, holder),
+        )
+        return cursor.rowcount == 1
+
+    async def renew_lease(self, run_id: str, owner: str, seconds: float) -> None:
+        await self._conn.execute(
+            "UPDATE runs SET lease_until = ? WHERE run_id = ? AND owner = ?",
+            (time.time() + seconds, run_id, owner),
+        )
+
+    async def release_lease(self, run_id: str, owner: str) -> None:
+        await self._conn.execute(
+            "UPDATE runs SET owner = NULL, lease_until = NULL WHERE run_id = ? AND owner = ?",
+            (run_id, owner),
+        )
 
     async def set_title(self, run_id: str, title: str) -> None:
         await self._conn.execute(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from agent.events import ErrorRaised, Event, ReviewRequested, RunFinished, RunQu
 from agent.git import git
 from agent.models import ReviewDecision
 from agent.runs.checkpoints import thread_id
+from agent.runs.lease import holder_alive
 from agent.runs.manager import RunManager, RunRefused
 from agent.runs.runtime import open_runtime
 from agent.runs.store import RunRecord, TicketBusy
@@ -303,3 +306,18 @@ async def test_retrying_a_failed_run_while_another_has_the_ticket_is_refused(
         await manager.resume(first.run_id)
     assert refused.value.reason == "not_allowed"
     assert (await manager.store.require(first.run_id)).status == "failed"
+
+
+async def test_a_run_driven_by_another_live_process_is_left_to_it(
+    manager: RunManager, demo_settings: Settings
+) -> None:
+    record = await _review(manager)
+    await manager.store.transition(record.run_id, "running", only_from=("awaiting_review",))
+    other = f"{socket.gethostname()}:{os.getpid()}:another-manager"
+    assert await manager.store.take_lease(record.run_id, other, 60, holder_alive)
+
+    with pytest.raises(RunRefused, match="Another TaskMaster process") as refused:
+        await manager.resume(record.run_id)
+    assert refused.value.reason == "stale"
+    assert await manager.recover() == []
+    assert (await manager.store.require(record.run_id)).owner == other

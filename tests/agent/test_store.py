@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from agent.models import ReviewDecision
+from agent.runs.lease import holder_alive
 from agent.runs.store import MIGRATIONS, RunStore
 
 
@@ -58,5 +62,33 @@ async def test_store_cancel_records_who_and_only_ends_active_runs(tmp_path: Path
         assert (cancelled.status, cancelled.cancelled_by) == ("cancelled", "U_BEN")
         assert not await store.cancel(run.run_id, "U_CHO")
         assert (await store.require(run.run_id)).cancelled_by == "U_BEN"
+    finally:
+        await store.close()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+async def test_store_lease_keeps_a_run_with_one_live_driver(tmp_path: Path) -> None:
+    store = await RunStore.open(tmp_path / "taskmaster.db")
+    here = socket.gethostname()
+    alive, dead = f"{here}:{os.getpid()}:a", f"{here}:{_dead_pid()}:b"
+    try:
+        run = await store.create("TASK-1", "U_ANA")
+        assert await store.take_lease(run.run_id, alive, 60, holder_alive)
+        assert not await store.take_lease(run.run_id, "elsewhere:1:c", 60, holder_alive)
+        assert await store.take_lease(run.run_id, alive, 60, holder_alive)  # renewing is fine
+
+        await store.release_lease(run.run_id, alive)
+        assert await store.take_lease(run.run_id, dead, 60, holder_alive)
+        assert await store.take_lease(run.run_id, alive, 60, holder_alive)  # its driver died
+
+        await store.release_lease(run.run_id, alive)
+        assert await store.take_lease(run.run_id, "elsewhere:1:c", -1, holder_alive)
+        assert await store.take_lease(run.run_id, alive, 60, holder_alive)  # it expired
     finally:
         await store.close()
