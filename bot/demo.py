@@ -15,16 +15,15 @@ after the demo stops, so the pushed branch can be looked at in `demo/demo-remote
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import shutil
-import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from agent.demo import demo_overrides
 from agent.settings import Settings, SettingsError
+from bot.signals import stop_on_signals
 from bot.slack.server import BotHandle, running_bot
 from localslack import LocalSlack
 
@@ -82,15 +81,13 @@ async def run_demo(
     port: int = DEFAULT_PORT,
 ) -> None:
     """Serve the demo until cancelled, SIGINT (Ctrl-C) or SIGTERM; then stop it cleanly."""
-    stop = asyncio.Event()
-    signals = _on_signals(stop.set)
-    try:
-        async with demo_running(settings, environ, host=host, port=port) as demo:
-            print(banner(demo), flush=True)
-            await stop.wait()
-            print("\nStopping the demo…", flush=True)
-    finally:
-        _restore(signals)
+    async with (
+        stop_on_signals() as stop,
+        demo_running(settings, environ, host=host, port=port) as demo,
+    ):
+        print(banner(demo), flush=True)
+        await stop.wait()
+        print("\nStopping the demo…", flush=True)
 
 
 def banner(demo: Demo) -> str:
@@ -134,20 +131,3 @@ def _page_url(base_url: str, host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return base_url.replace(f"//{host}:", "//127.0.0.1:", 1)
     return base_url
-
-
-def _on_signals(callback: Callable[[], None]) -> list[signal.Signals]:
-    """Route SIGINT and SIGTERM to `callback`; returns the signals taken over."""
-    loop = asyncio.get_running_loop()
-    taken: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, callback)
-            taken.append(signum)
-    return taken
-
-
-def _restore(signals: list[signal.Signals]) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in signals:
-        loop.remove_signal_handler(signum)

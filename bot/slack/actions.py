@@ -15,7 +15,6 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.models import ReviewAction, ReviewDecision
-from agent.runs.manager import RunRefused
 from bot.slack import ids, review
 from bot.slack.blocks import feedback_modal
 from bot.slack.deps import SlackDeps
@@ -49,13 +48,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         user = body["user"]["id"]
         run_id = str(body["actions"][0]["value"])
         run = await deps.manager.store.get(run_id)
-        if run is not None and user != run.requester and not deps.may_review(user):
-            await _tell(respond, f"Only the requester or {deps.approvers_text} may cancel it.")
-            return
-        try:
-            await deps.manager.cancel(run_id, by=user)
-        except RunRefused as refused:
-            await _tell(respond, review.refusal_text(refused))
+        refused = (
+            "This run no longer exists." if run is None else await review.cancel(deps, run, user)
+        )
+        if refused is not None:
+            await _tell(respond, refused)
 
     app.action(ids.APPROVE)(on_approve)
     app.action(ids.REJECT)(on_reject)

@@ -16,13 +16,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.errors import TaskmasterError
-from agent.runs.manager import RunRefused, normalize_key
+from agent.runs.manager import normalize_key
 from agent.runs.store import RunRecord, TicketBusy
-from bot.slack import cards
+from bot.slack import cards, review
 from bot.slack.deps import SlackDeps
 from bot.slack.kit import section
 from bot.slack.mrkdwn import escape, link, mention
-from bot.slack.review import refusal_text
 from bot.slack.runview import RunView
 
 HELP = """\
@@ -160,13 +159,9 @@ async def _cancel(deps: SlackDeps, respond: AsyncRespond, key: str, user: str) -
     if run is None:
         await _tell(respond, f"No active run for {escape(ticket)}.")
         return
-    if user != run.requester and not deps.may_review(user):
-        await _tell(respond, f"Only the requester or {deps.approvers_text} may cancel it.")
-        return
-    try:
-        await deps.manager.cancel(run.run_id, by=user)
-    except RunRefused as refused:
-        await _tell(respond, refusal_text(refused))
+    refused = await review.cancel(deps, run, user)
+    if refused is not None:
+        await _tell(respond, refused)
         return
     await _tell(respond, f"Cancelled the run for {escape(ticket)}.")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from agent.models import ReviewAction, ReviewDecision
 from agent.runs.manager import RunRefused
+from agent.runs.store import RunRecord
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import ReviewRef
 from bot.slack.mrkdwn import mention
@@ -50,4 +51,15 @@ async def decide(
         return refusal_text(refused)
     note = DECIDED[decision.action].format(who=mention(decision.by))
     await deps.reporter.close_review(CloseReview(ref, request, note, message_ts=message_ts))
+    return None
+
+
+async def cancel(deps: SlackDeps, run: RunRecord, user: str) -> str | None:
+    """Cancel `run` for `user` (its requester or an approver); the refusal to show, or None."""
+    if user != run.requester and not deps.may_review(user):
+        return f"Only the requester or {deps.approvers_text} may cancel it."
+    try:
+        await deps.manager.cancel(run.run_id, by=user)
+    except RunRefused as refused:
+        return refusal_text(refused)
     return None

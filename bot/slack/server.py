@@ -10,10 +10,7 @@ still holds, then close the runtime.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ from agent.events import ReviewRequested
 from agent.runs.manager import EventSink, RunManager
 from agent.runs.runtime import open_runtime
 from agent.settings import Settings
+from bot.signals import stop_on_signals
 from bot.slack.app import build_app
 from bot.slack.reporter import ThreadReporter
 
@@ -106,7 +104,7 @@ async def running_bot(
 async def serve(settings: Settings, environ: Mapping[str, str]) -> None:
     """Run the Slack app until SIGINT or SIGTERM: Socket Mode if SLACK_APP_TOKEN is set,
     else HTTP on PORT (all interfaces) at /slack/events, with GET /healthz beside it."""
-    async with _stop_on_signals() as stop:
+    async with stop_on_signals() as stop:
         if settings.slack_app_token is None:
             async with running_bot(settings, environ, host="0.0.0.0", port=settings.port):
                 await stop.wait()
@@ -134,20 +132,3 @@ async def _post_missing_reviews(manager: RunManager, reporter: ThreadReporter) -
 
 async def _healthz(_: web.Request) -> web.Response:
     return web.json_response({"ok": True})
-
-
-@asynccontextmanager
-async def _stop_on_signals() -> AsyncIterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM, so shutdown runs the cleanup above."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-            loop.add_signal_handler(signum, stop.set)
-            installed.append(signum)
-    try:
-        yield stop
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
