@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from agent.runs.manager import RunManager
 from agent.runs.runtime import open_runtime
 from agent.runs.store import RunRecord, RunStore
 from agent.settings import load_settings
+from tests.cli import Result, run_cli, spawn_cli
 from tests.fakes import Hold
 from tests.fakes.github import FakeGitHub
 from tests.fakes.jira import FakeJira, bullets, doc, heading, item, para, text
@@ -106,13 +106,6 @@ class Recorder:
         return [event for event in self.events if isinstance(event, kind)]
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
 @dataclass
 class World:
     """The fakes, the bare repository GitHub serves, and a private data folder."""
@@ -154,24 +147,10 @@ class World:
     # -- the command, in its own process group ----------------------------------------------
 
     async def spawn(self, *args: str) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            *args,
-            cwd=self.home,
-            env=self.process_env(),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        return await spawn_cli(self.home, self.process_env(), *args)
 
     async def cli(self, *args: str) -> Result:
-        proc = await self.spawn(*args)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-        assert proc.returncode is not None
-        return Result(proc.returncode, out.decode(), err.decode())
+        return await run_cli(self.home, self.process_env(), *args)
 
     # -- what is left behind ---------------------------------------------------------------
 

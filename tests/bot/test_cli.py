@@ -7,22 +7,15 @@ import json
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from agent.demo import prepare_demo
 from agent.git import git
+from tests.cli import Result, run_cli, spawn_cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo"
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 class Cli:
@@ -39,24 +32,10 @@ class Cli:
         self.env.update(extra_env or {})
 
     async def spawn(self, *args: str) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            *args,
-            cwd=self.home,
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        return await spawn_cli(self.home, self.env, *args)
 
     async def __call__(self, *args: str) -> Result:
-        proc = await self.spawn(*args)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-        assert proc.returncode is not None
-        return Result(proc.returncode, out.decode(), err.decode())
+        return await run_cli(self.home, self.env, *args)
 
     async def runs(self) -> list[dict[str, str]]:
         listed = await self("runs", "--json")
