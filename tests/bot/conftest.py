@@ -17,7 +17,7 @@ from agent.settings import load_settings
 from bot.slack.server import BotHandle, Runtime, running_bot
 from localslack import LocalSlack
 
-BOT_TOKEN = "xoxb-test-token"
+BOT_TOKEN = "xoxb-test"  # a stand-in: LocalSlack issues no real tokens
 SIGNING_SECRET = "test-signing-secret"
 
 StartBot = Callable[..., AbstractAsyncContextManager[BotHandle]]
