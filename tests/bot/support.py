@@ -111,17 +111,18 @@ def assert_valid_block_kit(slack: LocalSlack) -> None:
         blocks = params.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
-        checked += _check_blocks(blocks or [])
+        checked += check_blocks(blocks or [])
         view = params.get("view")
         if view:
             view = json.loads(view) if isinstance(view, str) else view
             model = ViewModel(**view)
             model.validate_json()
-            checked += _check_blocks(view.get("blocks", []))
+            checked += check_blocks(view.get("blocks", []))
     assert checked, "no Block Kit was sent at all"
 
 
-def _check_blocks(blocks: Iterable[dict[str, Any]]) -> int:
+def check_blocks(blocks: Iterable[dict[str, Any]]) -> int:
+    """Parse, validate and round-trip each block with slack_sdk's models; how many."""
     count = 0
     for raw in blocks:
         block = Block.parse(raw)

@@ -9,13 +9,11 @@ recorded, and the same parse over the messages as they stand at the end.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block
 
 from agent.settings import load_settings
 from bot.demo import Demo, demo_running
@@ -25,6 +23,7 @@ from tests.bot.support import (
     CHANNEL,
     assert_valid_block_kit,
     block_text,
+    check_blocks,
     eventually,
     open_review,
     root_of,
@@ -73,14 +72,3 @@ def blocks_on_screen(slack: LocalSlack) -> Iterable[dict[str, Any]]:
             yield from reply.blocks or []
     for ephemeral in slack.ephemerals:
         yield from ephemeral.blocks or []
-
-
-def check_blocks(blocks: Iterable[dict[str, Any]]) -> int:
-    count = 0
-    for raw in blocks:
-        block = Block.parse(raw)
-        assert block is not None, f"not a Block Kit block: {json.dumps(raw)[:200]}"
-        block.validate_json()
-        assert block.to_dict() == raw, f"does not round-trip: {json.dumps(raw)[:200]}"
-        count += 1
-    return count
