@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.integrations.base import CodeHost, ModelFactory, TicketSource
+from agent.redaction import Redactor
+from agent.sandbox.base import Sandbox
 from agent.settings import Settings
 
 
@@ -16,7 +18,11 @@ class Deps:
     tickets: TicketSource
     code_host: CodeHost
     model_for: ModelFactory
-    # The environment the repository's tests inherit (scrubbed of secrets before use).
+    # Where the repository's own code runs (its setup and test commands).
+    sandbox: Sandbox
+    # Masks secret values in text that came from outside (test output, tool results).
+    redact: Redactor = field(default_factory=Redactor)
+    # TaskMaster's own environment (only PATH and the locale reach the sandbox).
     environ: Mapping[str, str] = field(default_factory=dict)
 
     @property

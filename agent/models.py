@@ -62,15 +62,19 @@ class TestResult(Model):
     timed_out: bool = False
     duration: float = 0.0
     output_tail: str = ""
+    # Plain words for a sandbox limit the command ran into ("the tests used more than...").
+    limit: str = ""
 
     @property
     def headline(self) -> str:
         if self.timed_out:
-            return f"timed out after {self.duration:.0f}s"
-        counts = f"{self.passed} passed, {self.failed} failed"
-        if self.errors:
-            counts += f", {self.errors} errors"
-        return counts if self.ok else f"{counts} (exit {self.exit_code})"
+            line = f"timed out after {self.duration:.0f}s"
+        else:
+            counts = f"{self.passed} passed, {self.failed} failed"
+            if self.errors:
+                counts += f", {self.errors} errors"
+            line = counts if self.ok else f"{counts} (exit {self.exit_code})"
+        return f"{line}: {self.limit}" if self.limit else line
 
 
 class FileStat(Model):
@@ -93,6 +97,9 @@ class ReviewRequest(Model):
     tests: TestResult | None
     touches_tests: bool
     summary: str = ""
+    # What people must not miss: how the tests ran (sandbox off, network on) and
+    # changes a diff hides (CI workflows, executable bits, binaries...), in plain words.
+    warnings: tuple[str, ...] = ()
 
 
 class ReviewDecision(Model):

@@ -9,9 +9,10 @@ here and each surface calls `require()` for the ones it cannot do without.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -59,11 +60,33 @@ class Settings(BaseModel):
     test_timeout: float = Field(600.0, alias="TASKMASTER_TEST_TIMEOUT", gt=0)
     max_steps: int = Field(60, alias="TASKMASTER_MAX_STEPS", ge=1)
 
+    sandbox: Literal["bwrap", "off"] = Field("bwrap", alias="TASKMASTER_SANDBOX")
+    sandbox_network: bool = Field(False, alias="TASKMASTER_SANDBOX_NETWORK")
+    sandbox_processes: int = Field(512, alias="TASKMASTER_SANDBOX_PROCESSES", ge=16)
+    sandbox_memory_mb: int = Field(2048, alias="TASKMASTER_SANDBOX_MEMORY_MB", ge=64)
+    sandbox_file_mb: int = Field(1024, alias="TASKMASTER_SANDBOX_FILE_MB", ge=1)
+    sandbox_mounts: tuple[Path, ...] = Field((), alias="TASKMASTER_SANDBOX_MOUNTS")
+
     @field_validator("approvers", mode="before")
     @classmethod
     def _split_approvers(cls, value: Any) -> Any:
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("sandbox_mounts", mode="before")
+    @classmethod
+    def _split_mounts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(part).expanduser() for part in value.split(os.pathsep) if part)
+        return value
+
+    @field_validator("sandbox_mounts")
+    @classmethod
+    def _absolute_mounts(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        for path in value:
+            if not path.is_absolute():
+                raise ValueError(f"{path} is not an absolute path")
         return value
 
     @field_validator("slack_api_url")

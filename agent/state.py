@@ -28,6 +28,7 @@ class RunState(TypedDict, total=False):
     base_sha: str
     repo_guide: str
     test_command: str | None
+    repo_env: dict[str, str]  # the repository's `Environment:` variables for its commands
     # the work
     plan: Json
     messages: Annotated[list[AnyMessage], add_messages]

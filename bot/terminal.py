@@ -89,6 +89,7 @@ def render_review(request: ReviewRequest, *, colour: bool = False) -> list[str]:
     lines += [f"  {f.path}  +{f.added} -{f.removed}" for f in request.files] or ["  (no changes)"]
     if not request.touches_tests:
         lines.append("  ⚠ no test file changed")
+    lines += [f"  ⚠ {warning}" for warning in request.warnings]
     tests = request.tests
     lines.append(f"  tests: {tests.headline}" if tests else "  tests: no test command found")
     lines.append("")

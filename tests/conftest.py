@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from agent.demo import prepare_demo
+from agent.integrations import registry
+from agent.sandbox.base import Sandbox
 from agent.settings import Settings, load_settings
 
 
@@ -22,3 +25,10 @@ async def demo_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def demo_settings(demo_env: dict[str, str]) -> Settings:
     return load_settings(demo_env, env_file=None)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    """The product's default sandbox (bubblewrap), as the registry builds it from settings."""
+    settings = load_settings({"TASKMASTER_DATA_DIR": str(tmp_path / "data")})
+    return registry.sandbox(settings, os.environ)

@@ -1,7 +1,7 @@
 """The repository on GitHub (REST + git over HTTPS): clone, push, open the pull request.
 
 The token reaches git only through the environment of the one git command that
-needs it (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0`, git >= 2.31): not
+needs it (git's `config=`, given as `GIT_CONFIG_*` variables, git >= 2.31): not
 in argv, where any process can read it, and not in the clone's `.git/config`, where
 the agent's tools and the repository's tests could. Every effect is idempotent so a
 retried `deliver` reuses the pull request it opened.
@@ -47,11 +47,7 @@ class GitHubCodeHost:
         token = settings.github_token.get_secret_value()
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         # Only for git's environment; see the module docstring.
-        self._git_env = {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-        }
+        self._git_config = {"http.extraHeader": f"Authorization: Basic {basic}"}
         self._secrets = (token, basic)
         self._repository: Repository | None = None
         host = host_of(settings.github_api_url)
@@ -99,7 +95,7 @@ class GitHubCodeHost:
             "--",
             repo.clone_url,
             str(dest),
-            env=self._git_env,
+            config=self._git_config,
             redact=self._secrets,
         )
 
@@ -117,7 +113,7 @@ class GitHubCodeHost:
             "origin",
             f"{sha}:{ref}",
             cwd=workspace,
-            env=self._git_env,
+            config=self._git_config,
             redact=self._secrets,
         )
         return sha

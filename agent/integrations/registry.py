@@ -17,10 +17,16 @@ from agent.integrations.github import GitHubCodeHost
 from agent.integrations.jira import JiraTicketSource
 from agent.integrations.local_code_host import LocalCodeHost
 from agent.integrations.local_tickets import LocalTicketSource
+from agent.redaction import Redactor
+from agent.sandbox.base import Sandbox
+from agent.sandbox.bwrap import BwrapSandbox
+from agent.sandbox.limits import Limits
+from agent.sandbox.unsandboxed import Unsandboxed
 from agent.settings import Settings, SettingsError
 
 TicketSourceFactory = Callable[[Settings, aiohttp.ClientSession], TicketSource]
 CodeHostFactory = Callable[[Settings, aiohttp.ClientSession], CodeHost]
+SandboxFactory = Callable[[Settings, Mapping[str, str]], Sandbox]
 
 
 def _local_tickets(settings: Settings, _: aiohttp.ClientSession) -> TicketSource:
@@ -45,6 +51,32 @@ CODE_HOSTS: dict[str, CodeHostFactory] = {
 }
 
 
+def _bwrap(settings: Settings, environ: Mapping[str, str]) -> Sandbox:
+    home = environ.get("HOME")
+    protected = [settings.data_dir, Path.cwd(), *([Path(home)] if home else [])]
+    return BwrapSandbox(
+        environ=dict(environ),
+        limits=Limits(
+            processes=settings.sandbox_processes,
+            memory_mb=settings.sandbox_memory_mb,
+            file_mb=settings.sandbox_file_mb,
+        ),
+        network=settings.sandbox_network,
+        extra_mounts=settings.sandbox_mounts,
+        protected=tuple(protected),
+    )
+
+
+def _unsandboxed(_: Settings, environ: Mapping[str, str]) -> Sandbox:
+    return Unsandboxed(environ=dict(environ))
+
+
+SANDBOXES: dict[str, SandboxFactory] = {
+    "bwrap": _bwrap,
+    "off": _unsandboxed,
+}
+
+
 def ticket_source(settings: Settings, http: aiohttp.ClientSession) -> TicketSource:
     settings.require("TASKMASTER_TICKETS")
     name = "jira" if settings.tickets == "jira" else "local"
@@ -61,12 +93,18 @@ def chat_model(settings: Settings) -> ModelFactory:
     return model_factory(settings.model or "")
 
 
+def sandbox(settings: Settings, environ: Mapping[str, str]) -> Sandbox:
+    return SANDBOXES[settings.sandbox](settings, environ)
+
+
 def build_deps(settings: Settings, http: aiohttp.ClientSession, environ: Mapping[str, str]) -> Deps:
-    """Everything the graph needs, chosen by settings; `environ` is what tests inherit."""
+    """Everything the graph needs, chosen by settings; `environ` is TaskMaster's own."""
     return Deps(
         settings=settings,
         tickets=ticket_source(settings, http),
         code_host=code_host(settings, http),
         model_for=chat_model(settings),
+        sandbox=sandbox(settings, environ),
+        redact=Redactor.from_settings(settings, environ),
         environ=dict(environ),
     )

@@ -36,13 +36,33 @@ async def push(state: RunState, deps: Deps) -> Json:
         )
     if change.empty:
         raise TaskmasterError(ErrorKind.INVALID_INPUT, "There is no change to deliver.")
-    if await git("status", "--porcelain", cwd=workspace):
-        ticket = approved.ticket
-        await git("add", "--all", ".", cwd=workspace)
-        message = f"[{ticket.key}] {ticket.title}\n\n{state.get('summary', '')}".strip()
-        await git("commit", "-q", "-m", message, cwd=workspace)
+    ticket = approved.ticket
+    message = f"[{ticket.key}] {ticket.title}\n\n{state.get('summary', '')}".strip()
+    await commit_tree(workspace, state["branch"], change.tree, state["base_sha"], message)
     sha = await deps.code_host.push(workspace, state["branch"])
     return {"pushed_sha": sha}
+
+
+async def commit_tree(workspace: Path, branch: str, tree: str, base: str, message: str) -> str:
+    """Point `branch` at a commit of exactly `tree` on `base`, and return the commit.
+
+    Plumbing, not `git commit`: no index, hook, filter or config of the repository's
+    takes part, so the commit holds the approved tree byte for byte. A commit an
+    earlier try of this node made (killed before the push was recorded) is reused,
+    so the retried push sends the same commit.
+    """
+    ref = f"refs/heads/{branch}"
+    current = await git(
+        "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=workspace, check=False
+    )
+    current = current.strip()
+    if current and current != base:
+        tree_and_parents = await git("show", "-s", "--format=%T %P", current, cwd=workspace)
+        if tree_and_parents.split() == [tree, base]:
+            return current
+    commit = (await git("commit-tree", tree, "-p", base, "-m", message, cwd=workspace)).strip()
+    await git("update-ref", ref, commit, cwd=workspace)
+    return commit
 
 
 async def open_pull_request(state: RunState, deps: Deps) -> Json:

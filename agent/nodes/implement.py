@@ -55,8 +55,10 @@ async def act(state: RunState, deps: Deps) -> Json:
     context = ToolContext(
         workspace=Workspace(Path(state["workspace"])),
         test_command=state.get("test_command"),
-        environ=deps.environ,
+        sandbox=deps.sandbox,
         test_timeout=deps.settings.test_timeout,
+        test_env=state.get("repo_env") or {},
+        redact=deps.redact,
     )
     replies: list[ToolMessage] = []
     update: Json = {}

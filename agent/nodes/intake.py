@@ -1,4 +1,5 @@
-"""The first two steps: load the ticket, then clone the repository onto a fresh branch."""
+"""The first two steps: load the ticket, then clone the repository onto a fresh branch
+and run the repository's setup command (in the sandbox) once."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 from agent.deps import Deps
 from agent.errors import ErrorKind, TaskmasterError
 from agent.events import Step, TicketLoaded, emit
-from agent.git import git
+from agent.git import git, harden_clone
 from agent.models import TICKET_KEY, Ticket
+from agent.repo_config import read_repo_config
 from agent.state import Json, RunState
-from agent.tools.test_runner import test_command_for
+from agent.tools.test_runner import run_command
 from agent.workspaces import remove_workspace, workspace_path
 
 GUIDE_FILES = (".taskmaster.md", "AGENTS.md")
 GUIDE_LIMIT = 8000
+SETUP_OUTPUT_SHOWN = 1500
 
 
 async def load_ticket(state: RunState, deps: Deps) -> Json:
@@ -43,11 +46,15 @@ async def prepare_workspace(state: RunState, deps: Deps) -> Json:
     await remove_workspace(workspace)
     workspace.parent.mkdir(parents=True, exist_ok=True)
     await deps.code_host.clone(workspace)
+    harden_clone(workspace)
     base_branch = (await git("rev-parse", "--abbrev-ref", "HEAD", cwd=workspace)).strip()
     base_sha = (await git("rev-parse", "HEAD", cwd=workspace)).strip()
     branch = await _unused_branch(workspace, branch_name(ticket))
     await git("checkout", "-q", "-b", branch, cwd=workspace)
     guide_name, guide_text = _read_guide(workspace)
+    config = read_repo_config(workspace, deps.settings.test_command)
+    if config.setup_command:
+        await _set_up(config.setup_command, workspace, config.environment, deps)
     emit(Step(name="workspace", status="done"))
     return {
         "workspace": str(workspace),
@@ -55,8 +62,38 @@ async def prepare_workspace(state: RunState, deps: Deps) -> Json:
         "base_branch": base_branch,
         "base_sha": base_sha,
         "repo_guide": f"{guide_name}\n{guide_text}" if guide_name else "",
-        "test_command": test_command_for(workspace, deps.settings.test_command),
+        "test_command": config.test_command,
+        "repo_env": config.environment,
     }
+
+
+async def _set_up(command: str, workspace: Path, env: dict[str, str], deps: Deps) -> None:
+    """Run the repository's setup command; a failure stops the run with its last lines.
+
+    The run can be retried: this node starts again from a fresh clone.
+    """
+    result = await run_command(
+        command,
+        workspace,
+        sandbox=deps.sandbox,
+        env=env,
+        timeout=deps.settings.test_timeout,
+        redact=deps.redact,
+    )
+    if result.ok:
+        return
+    why = result.limit or (
+        f"timed out after {result.duration:.0f}s"
+        if result.timed_out
+        else f"exit {result.exit_code}"
+    )
+    tail = result.output_tail[-SETUP_OUTPUT_SHOWN:].strip()
+    raise TaskmasterError(
+        ErrorKind.TESTS,
+        f"The repository's setup command `{command}` failed ({why}). Its last lines:\n{tail}"
+        if tail
+        else f"The setup command `{command}` failed ({why}).",
+    )
 
 
 async def _unused_branch(workspace: Path, wanted: str) -> str:

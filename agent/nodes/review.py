@@ -19,6 +19,7 @@ from agent.changes import collect_change
 from agent.deps import Deps
 from agent.events import DecisionMade, Step, emit
 from agent.models import Plan, ReviewDecision, ReviewRequest, TestResult, Ticket
+from agent.review_warnings import review_warnings
 from agent.state import Json, RunState
 
 
@@ -38,6 +39,7 @@ async def prepare_review(state: RunState, deps: Deps) -> Json:
         tests=TestResult.model_validate(tests) if tests else None,
         touches_tests=change.touches_tests,
         summary=state.get("summary", ""),
+        warnings=review_warnings(change, deps.sandbox.warnings()),
     )
     return {"review": request.model_dump(mode="json")}
 

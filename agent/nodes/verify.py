@@ -13,7 +13,7 @@ from agent.deps import Deps
 from agent.events import Step, TestsRan, emit
 from agent.models import TestResult
 from agent.state import RunState
-from agent.tools.test_runner import run_tests
+from agent.tools.test_runner import run_command
 
 
 async def verify(state: RunState, deps: Deps) -> Command[Literal["implement", "prepare_review"]]:
@@ -21,11 +21,13 @@ async def verify(state: RunState, deps: Deps) -> Command[Literal["implement", "p
     command = state.get("test_command")
     result: TestResult | None = None
     if command:
-        result = await run_tests(
+        result = await run_command(
             command,
             Path(state["workspace"]),
-            environ=deps.environ,
+            sandbox=deps.sandbox,
+            env=state.get("repo_env") or {},
             timeout=deps.settings.test_timeout,
+            redact=deps.redact,
         )
         emit(TestsRan(result=result))
     passed = result is None or result.ok

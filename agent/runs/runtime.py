@@ -9,6 +9,7 @@ import aiohttp
 
 from agent.graph import compile_graph
 from agent.integrations import registry
+from agent.redaction import install_log_redaction
 from agent.runs.checkpoints import open_checkpointer
 from agent.runs.manager import EventSink, RunManager
 from agent.runs.store import RunStore
@@ -24,10 +25,14 @@ async def open_runtime(
     """The run manager over one HTTP session, one checkpointer and one registry connection.
 
     Settings are checked before anything is opened, so a missing one stops start-up
-    with its one line. On exit, runs still going are left `running` for `recover()`.
+    with its one line; so is the sandbox, so a host that cannot run one refuses to
+    start rather than failing each run. On exit, runs still going are left `running`
+    for `recover()`.
     """
     async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
         deps = registry.build_deps(settings, http, environ)
+        install_log_redaction(deps.redact)
+        await deps.sandbox.check()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = await RunStore.open(settings.db_path)
         try:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
+
+import re2
 
 from agent.tools.workspace import GIT_DIR, ToolError, Workspace
 
@@ -24,6 +25,8 @@ MAX_READ_CHARS = 40_000
 MAX_LINE_CHARS = 2_000
 MAX_SEARCH_RESULTS = 200
 MAX_MATCH_CHARS = 200
+# RE2's budget for one compiled pattern; a pattern needing more is refused as too costly.
+SEARCH_PATTERN_MEMORY = 8 << 20
 # Files larger than this are almost always generated or data; reading them whole
 # would flood the model's context and the process's memory.
 MAX_FILE_BYTES = 5_000_000
@@ -187,11 +190,25 @@ def _read(ws: Workspace, path: str, start: int | None, end: int | None) -> str:
     return "\n".join(shown)
 
 
-def _search(ws: Workspace, pattern: str, path: str) -> str:
+def _compile(pattern: str) -> re2._Regexp:
+    """RE2, not `re`: matching time is linear in the text whatever the pattern, so a
+    pattern like `(a+)+$` cannot stall the thread (and the process with it)."""
+    options = re2.Options()
+    options.log_errors = False  # the error comes back to the model, not to stderr
+    options.max_mem = SEARCH_PATTERN_MEMORY
     try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else "not valid"
+        detail = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        raise ToolError(
+            f"invalid or unsupported regular expression {pattern!r}: {detail} (the search "
+            "uses RE2 syntax: like Python's, without look-around or back-references)"
+        ) from None
+
+
+def _search(ws: Workspace, pattern: str, path: str) -> str:
+    regex = _compile(pattern)
     target = _existing(ws, path)
     candidates = (
         [target] if target.is_file() else (p for p, kind in _walk(target) if kind == "file")

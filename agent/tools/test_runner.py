@@ -1,8 +1,10 @@
-"""Running the repository's tests: which command, in what environment, within what limits.
+"""Running the repository's commands (its setup and its tests) in the sandbox.
 
 The command runs code from the repository, which the model has just edited, so it
-gets an environment with no secrets in it, its own process group (so a timeout kills
-everything it started), and an output cap (so a chatty suite cannot eat memory).
+runs in the run's `Sandbox` (no secrets, no network, nothing but its workspace,
+limits), in its own process group (so a timeout kills everything it started), with
+an output cap (so a chatty suite cannot eat memory), and whatever it prints passes
+the secret redactor before anyone reads it.
 """
 
 from __future__ import annotations
@@ -10,60 +12,24 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import json
 import logging
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from agent.models import TestResult
+from agent.sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
 
-TASKMASTER_FILE = ".taskmaster.md"
-PYTEST_COMMAND = "python -m pytest -q"
 # How long to wait for the last output once the process group is killed; only a
 # process that left the group (setsid) could hold the pipe open that long.
 DRAIN_SECONDS = 5.0
-
-_TEST_COMMAND_LINE = re.compile(
-    # "Test command: make test", also as a list item or in bold ("**Test command:**").
-    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?test command(?:\*\*|__)?\s*:"
-    r"\s*(?:\*\*|__)?\s*(?P<command>.+?)\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_MAKE_TEST_TARGET = re.compile(r"^test\s*:(?!=)", re.MULTILINE)
-_NPM_PLACEHOLDER = "no test specified"  # what `npm init` writes as the test script
-
-_SECRET_PREFIXES = (
-    "SLACK_",
-    "JIRA_",
-    "GITHUB_",
-    "TASKMASTER_",
-    "AWS_",
-    "ANTHROPIC_",
-    "OPENAI_",
-    "GOOGLE_",
-    "AZURE_",
-)
-_SECRET_PARTS = (
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-)
-# Not a secret by name but a door to one: the ssh agent would let the tests log in
-# or push with the keys of whoever runs TaskMaster.
-_SECRET_NAMES = frozenset({"SSH_AUTH_SOCK"})
+OUTPUT_LIMIT = 60_000
 
 _PYTEST_SUMMARY = re.compile(
     r"\b(?:\d+ (?:passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?)"
@@ -72,96 +38,8 @@ _PYTEST_SUMMARY = re.compile(
 _PYTEST_COUNT = re.compile(r"\b(\d+) (passed|failed|errors?)\b")
 
 
-def _command_in_taskmaster_file(repo: Path) -> str | None:
-    try:
-        text = (repo / TASKMASTER_FILE).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    for match in _TEST_COMMAND_LINE.finditer(text):
-        command = match["command"]
-        if len(command) >= 2 and command.startswith("`") and command.endswith("`"):
-            command = command.strip("`").strip()
-        if command:
-            return command
-    return None
-
-
-def _is_pytest_project(repo: Path) -> bool:
-    markers = ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini")
-    if any((repo / name).is_file() for name in markers):
-        return True
-    tests = repo / "tests"
-    return tests.is_dir() and next(tests.rglob("*.py"), None) is not None
-
-
-def _has_npm_test(repo: Path) -> bool:
-    try:
-        package = json.loads((repo / "package.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    scripts = package.get("scripts") if isinstance(package, dict) else None
-    test = scripts.get("test") if isinstance(scripts, dict) else None
-    return isinstance(test, str) and bool(test.strip()) and _NPM_PLACEHOLDER not in test
-
-
-def _has_make_test(repo: Path) -> bool:
-    for name in ("GNUmakefile", "makefile", "Makefile"):
-        try:
-            text = (repo / name).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        return _MAKE_TEST_TARGET.search(text) is not None
-    return False
-
-
-def test_command_for(repo: Path, configured: str | None) -> str | None:
-    """The repository's test command: `.taskmaster.md`, else the setting, else detected."""
-    from_file = _command_in_taskmaster_file(repo)
-    if from_file:
-        return from_file
-    if configured and configured.strip():
-        return configured.strip()
-    if _is_pytest_project(repo):
-        return PYTEST_COMMAND
-    if _has_npm_test(repo):
-        return "npm test"
-    if (repo / "go.mod").is_file():
-        return "go test ./..."
-    if (repo / "Cargo.toml").is_file():
-        return "cargo test"
-    if _has_make_test(repo):
-        return "make test"
-    return None
-
-
-test_command_for.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether an environment variable looks like it holds a credential."""
-    upper = name.upper()
-    return (
-        upper in _SECRET_NAMES
-        or upper.startswith(_SECRET_PREFIXES)
-        or any(part in upper for part in _SECRET_PARTS)
-        or upper.endswith("_KEY")
-    )
-
-
-def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """A copy of `environ` without secrets, set up so the tests leave no caches behind."""
-    env = {name: value for name, value in environ.items() if not is_secret_name(name)}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["PYTEST_ADDOPTS"] = "-p no:cacheprovider"
-    # `python` must be the interpreter TaskMaster runs in: the detected command is
-    # `python -m pytest`, and on a host where `python` is missing (Debian ships only
-    # `python3`) or is another installation without pytest, the tests would fail for
-    # reasons that have nothing to do with the change. Not resolved, so a virtualenv's
-    # bin folder (with its other scripts) comes first, as activating it would do.
-    if sys.executable:
-        rest = env.get("PATH") or os.defpath
-        env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), rest])
-    return env
+def _as_is(text: str) -> str:
+    return text
 
 
 def pytest_counts(output: str) -> tuple[int, int, int] | None:
@@ -238,26 +116,31 @@ def _kill_group(pid: int | None) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-async def run_tests(
+async def run_command(
     command: str,
-    cwd: Path,
+    workspace: Path,
     *,
-    environ: Mapping[str, str],
+    sandbox: Sandbox,
     # A parameter, not the caller's asyncio.timeout: on timeout the result is still a
     # TestResult (timed_out) that the review shows, not an exception.
     timeout: float,  # noqa: ASYNC109
-    output_limit: int = 60_000,
+    env: Mapping[str, str] | None = None,
+    output_limit: int = OUTPUT_LIMIT,
+    redact: Callable[[str], str] = _as_is,
 ) -> TestResult:
-    """Run `command` through the shell in `cwd` and report what happened; never raises for
-    the command's own failures (they are the result)."""
+    """Run `command` through the shell in `workspace`, inside `sandbox`, with the
+    repository's `env`, and report what happened; never raises for the command's own
+    failures (they are the result)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
+    await sandbox.prepare(workspace)
+    launch = sandbox.launch(command, workspace, env or {})
     try:
-        transport, collector = await loop.subprocess_shell(
+        transport, collector = await loop.subprocess_exec(
             lambda: _Collector(output_limit),
-            command,
-            cwd=cwd,
-            env=scrubbed_env(environ),
+            *launch.argv,
+            cwd=workspace,
+            env=launch.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -269,7 +152,7 @@ async def run_tests(
             command=command,
             ok=False,
             duration=time.monotonic() - started,
-            output_tail=f"The test command could not be started: {exc}",
+            output_tail=redact(f"The command could not be started: {exc}"),
         )
     timed_out = False
     try:
@@ -282,7 +165,8 @@ async def run_tests(
     finally:
         # Kill the group whatever happened: on timeout (or cancellation) the command and
         # its children; after a normal exit, any process the tests left running, which
-        # would otherwise live on and hold the output pipe open.
+        # would otherwise live on and hold the output pipe open. In bwrap, the group's
+        # leader takes its whole PID namespace with it.
         _kill_group(transport.get_pid())
         try:
             async with asyncio.timeout(DRAIN_SECONDS):
@@ -291,17 +175,18 @@ async def run_tests(
             log.warning("a process started by %r left its process group; not waiting", command)
         finally:
             transport.close()
-    output = collector.output()
+    output = redact(collector.output())
     exit_code = None if timed_out else transport.get_returncode()
+    ok = exit_code == 0
+    limit = "" if ok else sandbox.explain_failure(output, exit_code)
     if timed_out:
         output += (
-            f"\n[timed out after {timeout:g}s; the test command and everything it started "
-            "were killed]"
+            f"\n[timed out after {timeout:g}s; the command and everything it started were killed]"
         )
     passed, failed, errors = pytest_counts(output) or (0, 0, 0)
     return TestResult(
         command=command,
-        ok=exit_code == 0,
+        ok=ok,
         passed=passed,
         failed=failed,
         errors=errors,
@@ -309,4 +194,5 @@ async def run_tests(
         timed_out=timed_out,
         duration=duration,
         output_tail=output,
+        limit=limit,
     )

@@ -9,14 +9,15 @@ for the model's mistakes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.models import TestResult
+from agent.sandbox.base import Sandbox
 from agent.tools import files
-from agent.tools.test_runner import run_tests
+from agent.tools.test_runner import run_command
 from agent.tools.workspace import ToolError, Workspace
 
 # The model reads test output to fix what broke; the end of it says what failed, and
@@ -57,14 +58,15 @@ class ReadFile(BaseModel):
 
 
 class SearchCode(BaseModel):
-    """Search the repository's text files for a Python regular expression, line by line.
+    """Search the repository's text files for a regular expression, line by line.
 
+    The syntax is RE2's: like Python's, without look-around or back-references.
     Answers with `path:line: text` for each matching line. Use (?i) to ignore case.
     """
 
     model_config = _tool("search_code")
 
-    pattern: str = Field(description="Python regular expression, e.g. 'def due_date'.")
+    pattern: str = Field(description="Regular expression (RE2 syntax), e.g. 'def due_date'.")
     path: str = Field(".", description="File or folder to search, relative to the root.")
 
 
@@ -125,14 +127,22 @@ _BY_NAME: dict[str, type[BaseModel]] = {
 }
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 @dataclass
 class ToolContext:
-    """What the tools of one run need: its workspace and how to run its tests."""
+    """What the tools of one run need: its workspace, and how and where to run its tests."""
 
     workspace: Workspace
     test_command: str | None
-    environ: Mapping[str, str]
+    sandbox: Sandbox
     test_timeout: float
+    # The repository's own variables (`Environment:` in .taskmaster.md).
+    test_env: Mapping[str, str] = field(default_factory=dict)
+    # Applied to everything a tool returns: a secret's value never reaches the model.
+    redact: Callable[[str], str] = _as_is
 
 
 @dataclass(frozen=True)
@@ -194,8 +204,13 @@ async def _run(call: BaseModel, ctx: ToolContext) -> ToolOutcome:
                     "no test command is configured for this repository, so tests cannot be "
                     "run here; check your change by reading it, then call finish"
                 )
-            result = await run_tests(
-                ctx.test_command, ws.root, environ=ctx.environ, timeout=ctx.test_timeout
+            result = await run_command(
+                ctx.test_command,
+                ws.root,
+                sandbox=ctx.sandbox,
+                env=ctx.test_env,
+                timeout=ctx.test_timeout,
+                redact=ctx.redact,
             )
             return ToolOutcome(
                 _tests_content(result), f"running tests: {result.headline}", test_result=result
@@ -208,7 +223,15 @@ async def _run(call: BaseModel, ctx: ToolContext) -> ToolOutcome:
 
 
 async def execute(name: str, args: dict[str, object], ctx: ToolContext) -> ToolOutcome:
-    """Validate and run one tool call; every mistake becomes an error outcome, not a raise."""
+    """Validate and run one tool call; every mistake becomes an error outcome, not a raise.
+
+    What comes back has passed the redactor (file contents could hold a secret too).
+    """
+    outcome = await _execute(name, args, ctx)
+    return replace(outcome, content=ctx.redact(outcome.content), line=ctx.redact(outcome.line))
+
+
+async def _execute(name: str, args: dict[str, object], ctx: ToolContext) -> ToolOutcome:
     tool = _BY_NAME.get(name)
     if tool is None:
         return _error(name, f"unknown tool {name!r}; the tools are {', '.join(_BY_NAME)}")

@@ -44,6 +44,8 @@ def review_message(ref: ReviewRef, request: ReviewRequest, *, closed: str | None
                 "ask for one with Request changes if this one needs it."
             )
         )
+    if request.warnings:
+        blocks.append(section(_warnings(request.warnings)))
     if request.diff.strip():
         preview = code_block(request.diff, DIFF_PREVIEW_LIMIT)
         blocks.append(section(f"*Diff preview*\n{preview}"))
@@ -57,6 +59,11 @@ def review_message(ref: ReviewRef, request: ReviewRequest, *, closed: str | None
         f"{len(request.files)} files changed, {tests_line(request.tests)}"
     )
     return clip(text, 3000), blocks
+
+
+def _warnings(warnings: tuple[str, ...]) -> str:
+    lines = [f":warning: {escape(clip(warning, 400))}" for warning in warnings[:6]]
+    return clip("\n".join(lines), 3000)
 
 
 def _about(request: ReviewRequest) -> str:

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from agent.demo import prepare_demo
 from agent.git import git
 from tests.cli import Result, run_cli, spawn_cli
+from tests.processes import all_gone, processes_with
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo"
 
@@ -130,46 +132,50 @@ async def test_cli_refuses_unknown_run_and_finished_run(cli: Cli) -> None:
     assert await cli.remote_branches() == []
 
 
+# The test command's first run leaves a mark in the workspace (the only place it can
+# write, ignored by git so it stays out of the diff) and hangs.
 HANG_ONCE = """\
-import os, pathlib, subprocess, sys, time
-marker = pathlib.Path(os.environ["HANG_MARKER"])
+import pathlib, subprocess, sys, time
+marker = pathlib.Path("hang_once.mark")
 if not marker.exists():
-    marker.write_text(str(os.getpid()))
+    marker.write_text("hanging")
     time.sleep(3600)
 sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-q"]))
 """
 
 
-async def _hang_first_test_run(cli: Cli, marker: Path) -> None:
+async def _hang_first_test_run(cli: Cli, token: str) -> None:
     """Make the demo's test command hang the first time, so a kill lands mid-implement."""
     await prepare_demo(cli.data)
     remote = cli.data / "demo-remote"
     (remote / "hang_once.py").write_text(HANG_ONCE)
+    with (remote / ".gitignore").open("a") as ignore:
+        ignore.write("hang_once.mark\n")
     guide = remote / ".taskmaster.md"
-    text = guide.read_text().replace("python -m pytest -q", "python hang_once.py")
+    text = guide.read_text().replace("python -m pytest -q", f"python hang_once.py {token}")
     guide.write_text(text)
     await git("add", "--all", ".", cwd=remote)
     await git("commit", "-q", "-m", "Hang the first test run", cwd=remote)
-    cli.env["HANG_MARKER"] = str(marker)
 
 
-async def _file_written(path: Path) -> None:
-    """Wait for another process to write `path`: a file has no event to await, so poll it."""
+async def _file_written(pattern: str, folder: Path) -> None:
+    """Wait for another process to write a file matching `pattern` under `folder`: a file
+    has no event to await, so poll it."""
     async with asyncio.timeout(60):
-        while not (path.exists() and path.read_text()):  # noqa: ASYNC110
+        while not any(path.read_text() for path in folder.glob(pattern)):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
 
-async def test_cli_run_killed_mid_implement_resumes_from_checkpoint(
-    cli: Cli, tmp_path: Path
-) -> None:
-    marker = tmp_path / "hanging.pid"
-    await _hang_first_test_run(cli, marker)
+async def test_cli_run_killed_mid_implement_resumes_from_checkpoint(cli: Cli) -> None:
+    token = f"hang-{uuid.uuid4().hex}"
+    await _hang_first_test_run(cli, token)
     proc = await cli.spawn("run", "TASK-101", "--demo")
-    await _file_written(marker)  # the agent is inside its implement loop, running tests
+    # The agent is inside its implement loop, running tests.
+    await _file_written("workspaces/*/hang_once.mark", cli.data)
+    assert processes_with(token)
     os.killpg(proc.pid, signal.SIGKILL)
     await proc.wait()
-    os.kill(int(marker.read_text()), signal.SIGKILL)  # the orphaned test command
+    assert await all_gone(token)  # the sandbox died with the process that started it
 
     [run] = await cli.runs()
     assert run["status"] == "running"  # the process died; the registry still says so

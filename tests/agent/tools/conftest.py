@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.sandbox.base import Sandbox
 from agent.tools.toolset import ToolContext
 from agent.tools.workspace import Workspace
 
@@ -48,13 +49,8 @@ def ws(repo: Path) -> Workspace:
 
 
 @pytest.fixture
-def ctx(ws: Workspace) -> ToolContext:
-    return ToolContext(
-        workspace=ws,
-        test_command=None,
-        environ={"PATH": os.environ.get("PATH", os.defpath)},
-        test_timeout=60.0,
-    )
+def ctx(ws: Workspace, sandbox: Sandbox) -> ToolContext:
+    return ToolContext(workspace=ws, test_command=None, sandbox=sandbox, test_timeout=60.0)
 
 
 def _snapshot(folder: Path, *, skip: Path | None = None) -> dict[str, bytes]:

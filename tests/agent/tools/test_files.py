@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -129,7 +130,7 @@ async def test_search_code_skips_binaries_and_git(repo: Path, ws: Workspace) -> 
 
 
 async def test_search_code_invalid_regex_is_an_error(ws: Workspace) -> None:
-    with pytest.raises(ToolError, match="invalid regular expression"):
+    with pytest.raises(ToolError, match="invalid or unsupported regular expression"):
         await files.search_code(ws, "def (due")
 
 
@@ -190,3 +191,16 @@ async def test_edit_file_keeps_crlf_line_endings(repo: Path, ws: Workspace) -> N
 async def test_edit_file_missing_file_is_an_error(ws: Workspace) -> None:
     with pytest.raises(ToolError, match="does not exist"):
         await files.edit_file(ws, "nope.py", "a", "b")
+
+
+async def test_search_code_is_linear_time_whatever_the_pattern(ws: Workspace) -> None:
+    """`(a+)+$` takes exponential time in a backtracking engine on a line of a's and a b."""
+    (ws.root / "big.txt").write_text(("a" * 5000 + "b\n") * 200)
+    async with asyncio.timeout(1):
+        answer = await files.search_code(ws, "(a+)+$", ".")
+    assert answer == "no matches for '(a+)+$' in '.'"
+
+
+async def test_search_code_explains_look_around_is_not_supported(ws: Workspace) -> None:
+    with pytest.raises(ToolError, match="without look-around or back-references"):
+        await files.search_code(ws, r"(?<=def )due", ".")

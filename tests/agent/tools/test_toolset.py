@@ -103,7 +103,7 @@ async def test_execute_edit_file_zero_matches_is_an_error_outcome(ctx: ToolConte
 async def test_execute_search_code_invalid_regex_is_an_error_outcome(ctx: ToolContext) -> None:
     outcome = await execute("search_code", {"pattern": "def (due"}, ctx)
     assert outcome.error
-    assert outcome.content.startswith("Error: invalid regular expression 'def (due'")
+    assert outcome.content.startswith("Error: invalid or unsupported regular expression 'def (due'")
 
 
 async def test_execute_search_code_line_names_the_pattern(ctx: ToolContext) -> None:

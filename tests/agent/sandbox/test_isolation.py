@@ -1,0 +1,275 @@
+"""What the repository's code can reach from inside bubblewrap: no secret, no network,
+nothing outside its workspace, and limits it cannot pass.
+
+Every test runs real commands in the real sandbox; the hostile ones are written as a
+compromised test suite would write them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from agent.sandbox.mounts import toolchain_folders
+from tests.agent.sandbox.conftest import Host
+from tests.processes import all_gone
+
+# Looks everywhere a stolen secret could be: the environment, every process's
+# environment and command line, the host folders named on its command line, and the
+# whole filesystem it can see (but the system's and the toolchains' read-only software).
+# It is given the canaries reversed, so its own command line does not hold them.
+SCANNER = r"""
+import os, sys
+canaries = [reversed_canary[::-1] for reversed_canary in sys.argv[1].split(",")]
+marker = sys.argv[2]
+skip = {"/proc", "/sys", "/dev", "/usr", *sys.argv[3].split(",")}
+targets = sys.argv[4:]
+found, saw_marker, scanned = set(), False, 0
+
+def look(text, where):
+    global saw_marker
+    for canary in canaries:
+        if canary in text:
+            found.add(f"{canary} in {where}")
+    if marker in text:
+        saw_marker = True
+
+def read(path):
+    global scanned
+    try:
+        if os.path.getsize(path) > 2_000_000:
+            return
+        with open(path, "rb") as f:
+            look(f.read().decode("latin-1"), path)
+        scanned += 1
+    except OSError:
+        pass
+
+look("\n".join(f"{k}={v}" for k, v in os.environ.items()), "environ")
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        for name in ("environ", "cmdline"):
+            read(f"/proc/{pid}/{name}")
+for target in targets:
+    for folder, dirs, files in os.walk(target):
+        for name in files:
+            read(os.path.join(folder, name))
+    read(target)
+    read(os.path.join(target, "..", "..", ".env"))
+for folder, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.path.join(folder, d) not in skip]
+    for name in files:
+        read(os.path.join(folder, name))
+print("FOUND:", sorted(found))
+print("SAW MARKER:", saw_marker)
+print("SCANNED:", scanned)
+"""
+
+
+async def test_a_hostile_test_command_finds_no_secret_anywhere(
+    host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canaries = {
+        "SLACK_SIGNING_SECRET": "canary-signing-7f3a",
+        "SLACK_BOT_TOKEN": "canary-bot-token-91c2",
+        "DATABASE_URL": "postgresql://app:canary-dbpass-55d1@db/app",
+        "REDIS_PASSWORD": "canary-redis-0b7e",
+        "GH_PAT": "canary-pat-4e21",
+        "BILLING_DSN": "canary-dsn-c3f0",
+    }
+    for name, value in canaries.items():
+        monkeypatch.setenv(name, value)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".git-credentials").write_text("https://x:canary-home-9a8b@github.com\n")
+    monkeypatch.setenv("HOME", str(home))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text("SLACK_APP_TOKEN=canary-dotenv-2d6f\n")
+    monkeypatch.chdir(project)
+    host.data.joinpath("taskmaster.db").write_text("review ids... canary-database-8c1d\n")
+    other = host.data / "workspaces" / "run-0"
+    other.mkdir(parents=True)
+    (other / "secret.txt").write_text("canary-other-run-6e4a\n")
+    host.environ = dict(os.environ)
+    marker = f"visible-{uuid.uuid4().hex}"
+    (host.workspace / "marker.txt").write_text(marker)
+    (host.workspace / "scan.py").write_text(SCANNER)
+    values = [
+        *canaries.values(),
+        "canary-home-9a8b",
+        "canary-dotenv-2d6f",
+        "canary-database-8c1d",
+        "canary-other-run-6e4a",
+    ]
+    software = toolchain_folders(os.environ["PATH"], protected=[home, host.data, project])
+    targets = [str(home), str(project), str(host.data), str(other), str(host.workspace / "..")]
+    command = " ".join(
+        [
+            "python scan.py",
+            ",".join(value[::-1] for value in values),
+            marker,
+            ",".join(str(folder) for folder in software),
+            *targets,
+        ]
+    )
+    result = await host.run(command, seconds=120)
+
+    assert result.ok, result.output_tail
+    assert "FOUND: []" in result.output_tail
+    assert "SAW MARKER: True" in result.output_tail  # it could read what it should
+    for value in values:
+        assert value not in result.output_tail
+
+
+@pytest.fixture
+async def listening() -> AsyncIterator[int]:
+    """A port on 127.0.0.1 that answers, as TaskMaster's own HTTP server does."""
+
+    async def hello(_: web.Request) -> web.Response:
+        return web.Response(text="reached")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield server.port or 0
+    finally:
+        await server.close()
+
+
+CONNECT = (
+    'python -c \'import socket; socket.create_connection(("127.0.0.1", {port}), 5); '
+    'print("connected")\''
+)
+
+
+async def test_the_network_is_off(host: Host, listening: int) -> None:
+    reached = await host.run(CONNECT.format(port=listening))
+    other = await host.run(CONNECT.format(port=1))
+    lookup = await host.run("python -c 'import socket; socket.getaddrinfo(\"pypi.org\", 443)'")
+
+    assert not reached.ok
+    assert "connected" not in reached.output_tail
+    assert "ConnectionRefusedError" in reached.output_tail or "OSError" in reached.output_tail
+    assert not other.ok
+    assert not lookup.ok
+
+
+async def test_network_on_reaches_the_host(host: Host, listening: int) -> None:
+    result = await host.run(CONNECT.format(port=listening), TASKMASTER_SANDBOX_NETWORK="on")
+    assert result.ok, result.output_tail
+    assert "connected" in result.output_tail
+    assert host.sandbox(TASKMASTER_SANDBOX_NETWORK="on").warnings() == (
+        "The repository's code could reach the network while it ran "
+        "(TASKMASTER_SANDBOX_NETWORK=on).",
+    )
+
+
+async def test_only_the_workspace_and_tmp_are_writable(host: Host, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    venv_file = Path(sys.prefix) / "planted.txt"
+    command = "; ".join(
+        [
+            "echo ok > in-workspace.txt && echo workspace-writable",
+            "echo ok > /tmp/scratch && echo tmp-writable",
+            f"echo bad > {outside} || echo outside-refused",
+            f"echo bad > {venv_file} || echo toolchain-refused",
+            "echo bad > .git/planted || echo git-refused",
+            "echo bad > /usr/planted || echo usr-refused",
+            "test -w $HOME && echo home-writable",
+            "true",
+        ]
+    )
+    result = await host.run(command)
+    assert result.ok, result.output_tail
+    for line in (
+        "workspace-writable",
+        "tmp-writable",
+        "outside-refused",
+        "toolchain-refused",
+        "git-refused",
+        "usr-refused",
+        "home-writable",
+    ):
+        assert line in result.output_tail
+    assert (host.workspace / "in-workspace.txt").read_text() == "ok\n"
+    assert not outside.exists()
+    assert not venv_file.exists()
+    assert not (host.workspace / ".git" / "planted").exists()
+
+
+async def test_proc_shows_only_the_sandbox(host: Host) -> None:
+    result = await host.run("ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '")
+    assert result.ok, result.output_tail
+    count = int(result.output_tail.splitlines()[0])
+    assert count < 10  # bwrap's init, the shell, ls, grep: not the host's processes
+    assert str(os.getpid()) not in result.output_tail.splitlines()
+
+
+async def test_a_fork_bomb_is_stopped_and_reported(host: Host) -> None:
+    marker = f"bomb-{uuid.uuid4().hex}"
+    command = f"python -c 'import os; [os.fork() for _ in iter(int, 1)]' {marker}"
+    result = await host.run(command, seconds=10, TASKMASTER_SANDBOX_PROCESSES="64")
+    assert not result.ok
+    assert result.limit == (
+        "the tests tried to run more than 64 processes at once (TASKMASTER_SANDBOX_PROCESSES)"
+    )
+    assert result.limit in result.headline
+    assert await all_gone(marker)
+
+
+async def test_a_4_gib_allocation_is_refused_and_reported(host: Host) -> None:
+    result = await host.run("python -c 'data = bytearray(4 * 1024**3)'")
+    assert not result.ok
+    assert "MemoryError" in result.output_tail
+    assert result.limit == (
+        "the tests used more than 2 GiB of memory in one process (TASKMASTER_SANDBOX_MEMORY_MB)"
+    )
+
+
+async def test_a_file_past_the_size_limit_is_refused_and_reported(host: Host) -> None:
+    result = await host.run("head -c 20000000 /dev/zero > big.bin", TASKMASTER_SANDBOX_FILE_MB="10")
+    assert not result.ok
+    assert result.limit == (
+        "the tests tried to write a file larger than 10 MiB (TASKMASTER_SANDBOX_FILE_MB)"
+    )
+    assert (host.workspace / "big.bin").stat().st_size <= 10 * 1024 * 1024
+
+
+async def test_a_package_at_the_root_runs_from_a_virtual_environment_under_tmp(
+    tmp_path: Path, host: Host
+) -> None:
+    """A venv under /tmp (its pytest lent by TaskMaster's own environment through a .pth
+    file, as no index is reachable here) is found on PATH and mounted read-only."""
+    venv = tmp_path / "venv"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "venv", "--without-pip", str(venv)
+    )
+    assert await process.wait() == 0
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    lent = next(
+        Path(p) for p in sys.path if p.endswith("site-packages") and "pytest" in os.listdir(p)
+    )
+    (site / "lend.pth").write_text(f"{lent}\n")
+    (host.workspace / "pyproject.toml").write_text('[project]\nname = "calc"\nversion = "0"\n')
+    (host.workspace / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (host.workspace / "test_calc.py").write_text(
+        "import sys\nfrom calc import add\n\n\ndef test_add():\n"
+        f"    assert sys.prefix == {str(venv)!r}\n    assert add(2, 3) == 5\n"
+    )
+    host.environ = {**host.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    # The venv's python must come first: TaskMaster's own interpreter is put first only
+    # for `python`, so the command names the venv's.
+    result = await host.run(f"{venv / 'bin' / 'python'} -m pytest -q -p no:cacheprovider")
+    assert result.ok, result.output_tail
+    assert result.passed == 1
