@@ -15,7 +15,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "demo"
 
 # A demo must never reach a real code host, whatever the environment holds (GitHub
 # Actions, for one, always sets GITHUB_REPOSITORY).
-NEVER_IN_A_DEMO = ("GITHUB_REPOSITORY", "GITHUB_TOKEN")
+NEVER_IN_A_DEMO = ("GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITLAB_PROJECT", "GITLAB_TOKEN")
 
 
 async def prepare_demo(data_dir: Path, examples: Path = EXAMPLES) -> dict[str, str]:
@@ -40,4 +40,5 @@ async def prepare_demo(data_dir: Path, examples: Path = EXAMPLES) -> dict[str, s
 
 async def demo_overrides(data_dir: Path) -> dict[str, str | None]:
     """The settings of a demo: `prepare_demo`'s, with every real outside service unset."""
-    return {**await prepare_demo(data_dir), **dict.fromkeys(NEVER_IN_A_DEMO)}
+    local: dict[str, str | None] = {"TASKMASTER_CODE_HOST": "local"}
+    return {**await prepare_demo(data_dir), **dict.fromkeys(NEVER_IN_A_DEMO), **local}

@@ -10,6 +10,7 @@ here and each surface calls `require()` for the ones it cannot do without.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_GITLAB_URL = "https://gitlab.com"
+
+CodeHostName = Literal["github", "gitlab", "local"]
+# A GitLab project: its numeric id, or its full path (`group/subgroup/name`).
+_GITLAB_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 class SettingsError(Exception):
@@ -39,6 +45,8 @@ class Settings(BaseModel):
     model: str | None = Field(None, alias="TASKMASTER_MODEL")
     repo: str | None = Field(None, alias="TASKMASTER_REPO")
     tickets: str | None = Field(None, alias="TASKMASTER_TICKETS")
+    # Unset: `github` when GITHUB_REPOSITORY is set, else `local` (how it was before the choice).
+    code_host: CodeHostName | None = Field(None, alias="TASKMASTER_CODE_HOST")
 
     jira_url: str | None = Field(None, alias="JIRA_URL")
     jira_email: str | None = Field(None, alias="JIRA_EMAIL")
@@ -50,6 +58,12 @@ class Settings(BaseModel):
     github_token: SecretStr | None = Field(None, alias="GITHUB_TOKEN")
     github_api_url: str = Field(DEFAULT_GITHUB_API_URL, alias="GITHUB_API_URL")
     github_draft: bool = Field(False, alias="GITHUB_DRAFT")
+
+    gitlab_url: str = Field(DEFAULT_GITLAB_URL, alias="GITLAB_URL")
+    gitlab_project: str | None = Field(None, alias="GITLAB_PROJECT")
+    gitlab_token: SecretStr | None = Field(None, alias="GITLAB_TOKEN")
+    gitlab_done_labels: tuple[str, ...] = Field((), alias="GITLAB_DONE_LABELS")
+    gitlab_draft: bool = Field(False, alias="GITLAB_DRAFT")
 
     data_dir: Path = Field(Path(".taskmaster"), alias="TASKMASTER_DATA_DIR")
     approvers: frozenset[str] = Field(frozenset(), alias="TASKMASTER_APPROVERS")
@@ -89,6 +103,37 @@ class Settings(BaseModel):
                 raise ValueError(f"{path} is not an absolute path")
         return value
 
+    @field_validator("gitlab_done_labels", mode="before")
+    @classmethod
+    def _split_labels(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("code_host", mode="before")
+    @classmethod
+    def _lower_code_host(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("gitlab_url")
+    @classmethod
+    def _gitlab_base(cls, value: str) -> str:
+        # People paste the API's URL as often as the instance's; both mean the instance.
+        value = value.strip().rstrip("/").removesuffix("/api/v4")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be the instance's URL, like https://gitlab.example.com")
+        return value
+
+    @field_validator("gitlab_project")
+    @classmethod
+    def _gitlab_project(cls, value: str | None) -> str | None:
+        if value is None or value.isdigit():
+            return value
+        parts = value.strip("/").split("/")
+        if len(parts) < 2 or not all(_GITLAB_SEGMENT.match(part) for part in parts):
+            raise ValueError("must be a numeric project id or a path like group/subgroup/name")
+        return "/".join(parts)
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -112,6 +157,13 @@ class Settings(BaseModel):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "taskmaster.db"
+
+    @property
+    def code_host_name(self) -> CodeHostName:
+        """TASKMASTER_CODE_HOST, or what an unset one always meant: GitHub when configured."""
+        if self.code_host is not None:
+            return self.code_host
+        return "github" if self.github_repository else "local"
 
 
 def load_settings(

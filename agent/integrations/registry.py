@@ -32,7 +32,9 @@ SandboxFactory = Callable[[Settings, Mapping[str, str]], Sandbox]
 def _local_tickets(settings: Settings, _: aiohttp.ClientSession) -> TicketSource:
     folder = Path(settings.tickets or "")
     if not folder.is_dir():
-        raise SettingsError(f"TASKMASTER_TICKETS is not 'jira' or a folder: {settings.tickets}")
+        raise SettingsError(
+            f"TASKMASTER_TICKETS is not 'jira', 'gitlab' or a folder: {settings.tickets}"
+        )
     return LocalTicketSource(folder, settings.data_dir)
 
 
@@ -78,14 +80,14 @@ SANDBOXES: dict[str, SandboxFactory] = {
 
 
 def ticket_source(settings: Settings, http: aiohttp.ClientSession) -> TicketSource:
+    """TASKMASTER_TICKETS: a source's name, or else a folder of Markdown tickets."""
     settings.require("TASKMASTER_TICKETS")
-    name = "jira" if settings.tickets == "jira" else "local"
+    name = settings.tickets if settings.tickets in TICKET_SOURCES else "local"
     return TICKET_SOURCES[name](settings, http)
 
 
 def code_host(settings: Settings, http: aiohttp.ClientSession) -> CodeHost:
-    name = "github" if settings.github_repository else "local"
-    return CODE_HOSTS[name](settings, http)
+    return CODE_HOSTS[settings.code_host_name](settings, http)
 
 
 def chat_model(settings: Settings) -> ModelFactory:
