@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
     )
 
     run = commands.add_parser("run", parents=[demo], help="run a ticket in the terminal")
-    run.add_argument("key", help="ticket key, e.g. TASK-101")
+    run.add_argument("key", help="ticket key, e.g. TASK-101 (Jira) or '#12' (GitLab)")
     run.add_argument("--decide", choices=["approve", "reject", "revise"])
     run.add_argument("--feedback", default="", help="what to change (with --decide revise)")
     run.add_argument("--by", default=None, help="who decides (default: your user name)")

@@ -18,6 +18,17 @@ from agent.models import PullRequest, Ticket
 class TicketSource(Protocol):
     """Where tickets come from, and where the result is reported back."""
 
+    key_example: str
+    """What a key looks like in this source, for help texts ("TASK-101", "#12")."""
+
+    def parse_key(self, text: str) -> str:
+        """The canonical key for what a person typed, or `invalid_input` saying what keys look like.
+
+        Surfaces call it before a run is created, so only a key of this source reaches
+        the registry, a URL, a file name or a branch.
+        """
+        ...
+
     async def fetch(self, key: str) -> Ticket:
         """The ticket; `ticket_not_found` when there is none with that key."""
         ...

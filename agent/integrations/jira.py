@@ -16,6 +16,7 @@ import aiohttp
 from agent.errors import ErrorKind, TaskmasterError
 from agent.integrations import adf
 from agent.integrations.http import JsonApi, RetryPolicy, host_of
+from agent.integrations.keys import JIRA_STYLE_EXAMPLE, jira_style_key
 from agent.models import TICKET_KEY, PullRequest, Ticket
 from agent.settings import Settings
 
@@ -26,6 +27,8 @@ _PAGE = 100
 
 class JiraTicketSource:
     """A `TicketSource` over Jira Cloud, on an aiohttp session the caller owns."""
+
+    key_example = JIRA_STYLE_EXAMPLE
 
     def __init__(
         self, settings: Settings, http: aiohttp.ClientSession, *, retry: RetryPolicy | None = None
@@ -48,6 +51,9 @@ class JiraTicketSource:
             secrets=(token, credentials),
             retry=retry,
         )
+
+    def parse_key(self, text: str) -> str:
+        return jira_style_key(text)
 
     async def fetch(self, key: str) -> Ticket:
         _check_key(key)

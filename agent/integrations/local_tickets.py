@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from agent.errors import ErrorKind, TaskmasterError
+from agent.integrations.keys import JIRA_STYLE_EXAMPLE, jira_style_key
 from agent.integrations.local_code_host import Entry, append_once
 from agent.models import TICKET_KEY, PullRequest, Ticket
 
@@ -132,9 +133,14 @@ def parse_ticket(key: str, text: str, url: str | None = None) -> Ticket:
 class LocalTicketSource:
     """A `TicketSource` over `<folder>/<KEY>.md`; comments go to a JSON-lines file."""
 
+    key_example = JIRA_STYLE_EXAMPLE
+
     def __init__(self, folder: Path, data_dir: Path) -> None:
         self.folder = folder
         self.comments_file = data_dir / COMMENTS_FILE
+
+    def parse_key(self, text: str) -> str:
+        return jira_style_key(text)
 
     async def fetch(self, key: str) -> Ticket:
         # The key becomes a file name: check it before it comes near the filesystem.

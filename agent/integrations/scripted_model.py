@@ -24,7 +24,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from agent.errors import ErrorKind, TaskmasterError
-from agent.models import TICKET_KEY
+from agent.integrations.keys import key_slug
 
 
 class ScriptToolCall(BaseModel):
@@ -112,11 +112,9 @@ class ScriptedChatModel(BaseChatModel):
 
 def load_script(path: Path, key: str) -> list[ScriptTurn]:
     """The turns for ticket `key`: PATH is one JSON file for every ticket, or a folder
-    holding `<KEY>.json`."""
+    holding `<KEY>.json` (the key as `key_slug` writes it: `#12` is `12.json`)."""
     if path.is_dir():
-        if not TICKET_KEY.match(key):
-            raise TaskmasterError(ErrorKind.INVALID_INPUT, f"{key!r} is not a ticket key.")
-        file = path / f"{key}.json"
+        file = path / f"{key_slug(key)}.json"
         if not file.is_file():
             raise TaskmasterError(ErrorKind.INVALID_INPUT, f"No script for {key} in {path}")
     elif path.is_file():

@@ -10,7 +10,8 @@ from agent.deps import Deps
 from agent.errors import ErrorKind, TaskmasterError
 from agent.events import Step, TicketLoaded, emit
 from agent.git import git, harden_clone
-from agent.models import TICKET_KEY, Ticket
+from agent.integrations.keys import key_slug
+from agent.models import Ticket
 from agent.repo_config import read_repo_config
 from agent.state import Json, RunState
 from agent.tools.test_runner import run_command
@@ -22,9 +23,7 @@ SETUP_OUTPUT_SHOWN = 1500
 
 
 async def load_ticket(state: RunState, deps: Deps) -> Json:
-    key = state["ticket_key"]
-    if not TICKET_KEY.match(key):
-        raise TaskmasterError(ErrorKind.INVALID_INPUT, f"'{key}' is not a ticket key.")
+    key = deps.tickets.parse_key(state["ticket_key"])  # checked at create; again before any URL
     emit(Step(name="ticket", status="started"))
     ticket = await deps.tickets.fetch(key)
     emit(TicketLoaded(ticket=ticket))
@@ -33,9 +32,12 @@ async def load_ticket(state: RunState, deps: Deps) -> Json:
 
 
 def branch_name(ticket: Ticket) -> str:
-    """`taskmaster/<KEY>-<slug>`: made by code, so the model can never pick the branch."""
+    """`taskmaster/<KEY>-<slug>`: made by code, so the model can never pick the branch.
+
+    The key goes in through `key_slug`: a GitLab key's `#` and `/` never reach the ref.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", ticket.title.lower()).strip("-")[:40].rstrip("-")
-    return f"taskmaster/{ticket.key}-{slug or 'change'}"
+    return f"taskmaster/{key_slug(ticket.key)}-{slug or 'change'}"
 
 
 async def prepare_workspace(state: RunState, deps: Deps) -> Json:

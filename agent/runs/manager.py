@@ -31,7 +31,7 @@ from agent.events import (
     parse_event,
 )
 from agent.graph import Graph
-from agent.models import TICKET_KEY, FinalStatus, PullRequest, ReviewDecision, ReviewRequest
+from agent.models import FinalStatus, PullRequest, ReviewDecision, ReviewRequest
 from agent.runs.checkpoints import prune, thread_id
 from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name
 from agent.runs.store import RunRecord, RunStore, TicketBusy
@@ -62,17 +62,6 @@ class RunRefused(Exception):
         self.run = run
 
 
-def normalize_key(text: str) -> str:
-    """A ticket key from what a person typed, or `invalid_input` before anything starts."""
-    key = text.strip().upper()
-    if not TICKET_KEY.match(key):
-        raise TaskmasterError(
-            ErrorKind.INVALID_INPUT,
-            f"'{text.strip()[:40]}' is not a ticket key. Keys look like TASK-101.",
-        )
-    return key
-
-
 def describe_decision(run: RunRecord) -> str:
     if run.decision is None:
         return f"This run is {run.status.replace('_', ' ')}."
@@ -101,9 +90,18 @@ class RunManager:
 
     # -- starting ---------------------------------------------------------------------
 
+    def normalize_key(self, text: str) -> str:
+        """The ticket source's key for what a person typed, or `invalid_input` before anything
+        starts (Jira's `TASK-101`, GitLab's `#12`: each source knows its own)."""
+        return self._deps.tickets.parse_key(text)
+
+    @property
+    def key_example(self) -> str:
+        return self._deps.tickets.key_example
+
     async def create(self, key: str, requester: str, channel: str | None = None) -> RunRecord:
         """Register a run for `key`; raises `TicketBusy` while another run has the ticket."""
-        return await self.store.create(normalize_key(key), requester, channel)
+        return await self.store.create(self.normalize_key(key), requester, channel)
 
     def launch(self, run: RunRecord, *, thread_url: str | None = None) -> asyncio.Task[RunRecord]:
         """Begin a created run in the background."""

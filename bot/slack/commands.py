@@ -16,7 +16,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.errors import TaskmasterError
-from agent.runs.manager import normalize_key
 from agent.runs.store import RunRecord, TicketBusy
 from bot.slack import cards, review
 from bot.slack.deps import SlackDeps
@@ -27,7 +26,7 @@ from bot.slack.runview import RunView
 HELP = """\
 *TaskMaster* fixes a ticket in a private clone of the repository and asks for your \
 review before anything is pushed.
-• `/taskmaster TASK-101`: start a run; its progress goes to a thread
+• `/taskmaster {example}`: start a run; its progress goes to a thread
 • `/taskmaster status [KEY]`: active runs, with links to their threads
 • `/taskmaster cancel KEY`: stop the active run of a ticket
 • `/taskmaster help`: this message"""
@@ -43,7 +42,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])
         match [word.lower() for word in words[:1]] + words[1:]:
             case [] | ["help"]:
-                await ack(text=HELP)
+                await ack(text=HELP.format(example=deps.manager.key_example))
             case ["status"]:
                 await ack()
                 await _status(deps, client, respond, None)
@@ -128,7 +127,7 @@ async def _status(
         empty = "No active runs. Start one with `/taskmaster KEY`."
     else:
         try:
-            ticket = normalize_key(key)
+            ticket = deps.manager.normalize_key(key)
         except TaskmasterError as error:
             await _tell(respond, escape(error.message))
             return
@@ -151,7 +150,7 @@ async def _status(
 
 async def _cancel(deps: SlackDeps, respond: AsyncRespond, key: str, user: str) -> None:
     try:
-        ticket = normalize_key(key)
+        ticket = deps.manager.normalize_key(key)
     except TaskmasterError as error:
         await _tell(respond, escape(error.message))
         return

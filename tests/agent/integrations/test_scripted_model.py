@@ -142,8 +142,20 @@ def test_load_script_malformed_file_is_invalid_input_naming_it(tmp_path: Path, t
     assert str(path) in raised.value.message
 
 
-def test_load_script_folder_rejects_malformed_key(tmp_path: Path) -> None:
+def test_load_script_folder_key_never_reaches_outside_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    (tmp_path / "TASK-1.json").write_text(json.dumps(TURNS[:1]))  # outside: never read
+
     with pytest.raises(TaskmasterError) as raised:
-        load_script(tmp_path, "../TASK-1")
+        load_script(folder, "../TASK-1")
 
     assert raised.value.kind is ErrorKind.INVALID_INPUT
+    assert raised.value.message == f"No script for ../TASK-1 in {folder}"
+
+
+@pytest.mark.parametrize(("key", "name"), [("#12", "12"), ("acme/app#7", "acme-app-7")])
+def test_load_script_folder_names_gitlab_keys_safely(tmp_path: Path, key: str, name: str) -> None:
+    (tmp_path / f"{name}.json").write_text(json.dumps(TURNS[:1]))
+
+    assert [t.content for t in load_script(tmp_path, key)] == ["Planning."]
