@@ -140,7 +140,7 @@ class JsonApi:
                         f"{self.service} at {self.host} is rate limiting TaskMaster; "
                         "try again in a minute.",
                     )
-                wait = _retry_after(headers)
+                wait = self.rate_limit_wait(headers)
                 await policy.sleep(min(policy.max_wait, wait or policy.backoff_for(attempt)))
                 continue
             if status in (401, 403):
@@ -159,6 +159,10 @@ class JsonApi:
                 f"{self.service} at {self.host} refused a request; the details are in the log.",
             )
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def rate_limit_wait(self, headers: Mapping[str, str]) -> float | None:
+        """Seconds a rate-limited answer asks us to wait, if it says (a service may know more)."""
+        return _retry_after(headers)
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str] | None, json_body: Any
