@@ -14,6 +14,7 @@ from agent.deps import Deps
 from agent.integrations.base import CodeHost, ModelFactory, TicketSource
 from agent.integrations.chat_models import model_factory
 from agent.integrations.github import GitHubCodeHost
+from agent.integrations.gitlab import GitLabCodeHost
 from agent.integrations.jira import JiraTicketSource
 from agent.integrations.local_code_host import LocalCodeHost
 from agent.integrations.local_tickets import LocalTicketSource
@@ -49,6 +50,7 @@ TICKET_SOURCES: dict[str, TicketSourceFactory] = {
 }
 CODE_HOSTS: dict[str, CodeHostFactory] = {
     "github": GitHubCodeHost,
+    "gitlab": GitLabCodeHost,
     "local": _local_code_host,
 }
 

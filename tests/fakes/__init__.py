@@ -1,4 +1,4 @@
-"""Fake Jira and GitHub servers: real aiohttp applications on 127.0.0.1.
+"""Fake Jira, GitHub and GitLab servers: real aiohttp applications on 127.0.0.1.
 
 They speak the real APIs' paths, status codes and JSON shapes, keep state, record
 every request, check the auth header, and can be told to answer a path with a
@@ -112,6 +112,10 @@ class FakeServer:
     def unauthorized(self) -> web.StreamResponse:
         return web.json_response({"message": "Unauthorized"}, status=401)
 
+    def path_of(self, request: web.Request) -> str:
+        """The path requests are recorded, failed and held by (GitLab's fake keeps it encoded)."""
+        return request.path
+
     def fail(
         self,
         method: str,
@@ -162,10 +166,11 @@ class FakeServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         raw = await request.read()  # cached: the handler can still read it
+        path = self.path_of(request)
         self.requests.append(
             Recorded(
                 request.method,
-                request.path,
+                path,
                 dict(request.query),
                 dict(request.headers),
                 json.loads(raw) if raw else None,
@@ -174,10 +179,10 @@ class FakeServer:
         )
         if not self.authorized(request):
             return self.unauthorized()
-        holds = self._holds.get((request.method, request.path))
+        holds = self._holds.get((request.method, path))
         if holds:
             return await self._held(request, handler, holds.pop(0))
-        failure = self._next_failure(request.method, request.path)
+        failure = self._next_failure(request.method, path)
         if failure is None:
             return await handler(request)
         if failure.after:
