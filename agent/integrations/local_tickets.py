@@ -92,6 +92,21 @@ def acceptance_criteria(markdown: str) -> tuple[str, ...]:
     return ()
 
 
+_TASK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[ xX~]\]\s+(.*\S)\s*$")
+
+
+def task_list(markdown: str) -> tuple[str, ...]:
+    """The items of every task list (`- [ ] ...`, `- [x] ...`) outside code blocks."""
+    items: list[str] = []
+    fenced = False
+    for line in markdown.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (task := _TASK.match(line)):
+            items.append(task.group(1))
+    return tuple(items)
+
+
 def _list_items(lines: list[str]) -> tuple[str, ...]:
     items: list[str] = []
     for line in lines:

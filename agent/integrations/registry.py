@@ -15,6 +15,7 @@ from agent.integrations.base import CodeHost, ModelFactory, TicketSource
 from agent.integrations.chat_models import model_factory
 from agent.integrations.github import GitHubCodeHost
 from agent.integrations.gitlab import GitLabCodeHost
+from agent.integrations.gitlab_issues import GitLabTicketSource
 from agent.integrations.jira import JiraTicketSource
 from agent.integrations.local_code_host import LocalCodeHost
 from agent.integrations.local_tickets import LocalTicketSource
@@ -46,6 +47,7 @@ def _local_code_host(settings: Settings, _: aiohttp.ClientSession) -> CodeHost:
 
 TICKET_SOURCES: dict[str, TicketSourceFactory] = {
     "jira": JiraTicketSource,
+    "gitlab": GitLabTicketSource,
     "local": _local_tickets,
 }
 CODE_HOSTS: dict[str, CodeHostFactory] = {

@@ -266,7 +266,7 @@ class FakeGitLab(FakeServer):
                 if int(number) in project.issues:
                     reference = "" if project is source else source.path
                     body = f"mentioned in merge request {reference}!{mr['iid']}"
-                    self._add_note(project, int(number), body, system=True)
+                    self.add_note(project, int(number), body, system=True)
 
     # -- issues and notes -----------------------------------------------------------------
 
@@ -322,9 +322,9 @@ class FakeGitLab(FakeServer):
             return _error("body is missing")
         if len(body) > NOTE_LIMIT:
             return _message({"note": [f"is too long (maximum is {NOTE_LIMIT} characters)"]}, 400)
-        return web.json_response(self._add_note(project, int(iid), body), status=201)
+        return web.json_response(self.add_note(project, int(iid), body), status=201)
 
-    def _add_note(
+    def add_note(
         self, project: Project, iid: int, body: str, *, system: bool = False
     ) -> dict[str, Any]:
         note = {
