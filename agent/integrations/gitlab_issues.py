@@ -43,7 +43,7 @@ class IssueRef:
 class GitLabTicketSource:
     """A `TicketSource` over GitLab issues, on an aiohttp session the caller owns."""
 
-    key_example = KEY_EXAMPLE
+    key_example = "#12"
 
     def __init__(
         self, settings: Settings, http: aiohttp.ClientSession, *, retry: RetryPolicy | None = None

@@ -29,7 +29,7 @@ class Cli:
         self.env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("TASKMASTER_", "SLACK_", "JIRA_", "GITHUB_"))
+            if not k.startswith(("TASKMASTER_", "SLACK_", "JIRA_", "GITHUB_", "GITLAB_"))
         }
         self.env.update(extra_env or {})
 
@@ -119,6 +119,20 @@ async def test_cli_demo_never_reaches_a_configured_github(tmp_path: Path) -> Non
     cli = Cli(tmp_path, {"GITHUB_REPOSITORY": "acme/real", "GITHUB_API_URL": "http://127.0.0.1:9"})
     done = await cli("run", "TASK-101", "--demo", "--decide", "approve", "--by", "ana")
     assert done.code == 0, done.err  # port 9 would have refused: GitHub was never asked
+    assert len(cli.pull_requests()) == 1 and len(await cli.remote_branches()) == 1
+
+
+async def test_cli_demo_never_reaches_a_configured_gitlab(tmp_path: Path) -> None:
+    gitlab = {
+        "TASKMASTER_CODE_HOST": "gitlab",
+        "TASKMASTER_TICKETS": "gitlab",
+        "GITLAB_URL": "http://127.0.0.1:9",
+        "GITLAB_PROJECT": "acme/real",
+        "GITLAB_TOKEN": "unused",
+    }
+    cli = Cli(tmp_path, gitlab)
+    done = await cli("run", "TASK-101", "--demo", "--decide", "approve", "--by", "ana")
+    assert done.code == 0, done.err  # port 9 would have refused: GitLab was never asked
     assert len(cli.pull_requests()) == 1 and len(await cli.remote_branches()) == 1
 
 

@@ -19,6 +19,7 @@ CANARIES = {
     "SLACK_BOT_TOKEN": "canary-slack-123",
     "JIRA_API_TOKEN": "canary-jira-123",
     "GITHUB_TOKEN": "canary-github-123",
+    "GITLAB_PROJECT": "canary-gitlab-123",
     "OPENAI_API_KEY": "canary-openai-123",
     "DATABASE_URL": "postgresql://app:canary-dbpass-123@db/app",
     "REDIS_DSN": "canary-dsn-123",
