@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +27,16 @@ from agent.git import git
 from agent.models import FileStat
 
 _TEST_PATH = re.compile(r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]*$|_test\.\w+$|\.spec\.\w+$")
-# C0 controls but tab and newline, a carriage return not ending a line, DEL, and the
-# Unicode controls that reorder or hide text (Trojan Source).
+# Characters that hide, reorder or split text on a screen: C0 controls but tab and
+# newline, a carriage return not ending a line, DEL and C1 controls; the Unicode format
+# characters (zero-width, bidirectional, word joiners, BOM, tags: Trojan Source and
+# ASCII smuggling), line and paragraph separators (line ends to JavaScript), and the
+# blank "filler" letters that are valid in identifiers.
 _HIDING = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|[\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)"
+    "|[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
 _DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "--find-renames")
 
@@ -56,6 +63,8 @@ class Change:
     paths: tuple[ChangedPath, ...] = ()
     # The raw diff held characters that hide text; `diff` shows them as escapes.
     had_hidden_characters: bool = False
+    # The raw diff held the value of one of TaskMaster's secrets; `diff` shows `***`.
+    holds_a_secret: bool = False
 
     @property
     def empty(self) -> bool:
@@ -71,7 +80,7 @@ def visible(text: str) -> str:
 
     def escape(match: re.Match[str]) -> str:
         char = match.group()
-        return f"\\x{ord(char):02x}" if ord(char) < 0x80 else f"<U+{ord(char):04X}>"
+        return f"\\x{ord(char):02x}" if ord(char) < 0xA0 else f"<U+{ord(char):04X}>"
 
     return _HIDING.sub(escape, text)
 
@@ -81,8 +90,13 @@ def approval_hash(tree: str, diff: str) -> str:
     return hashlib.sha256(f"{tree}\n{diff}".encode()).hexdigest()
 
 
-async def collect_change(workspace: Path, base_sha: str) -> Change:
-    """Everything in the working tree that differs from `base_sha`, new files included."""
+async def collect_change(
+    workspace: Path, base_sha: str, redact: Callable[[str], str] | None = None
+) -> Change:
+    """Everything in the working tree that differs from `base_sha`, new files included.
+
+    `redact` masks secret values in the diff shown (and says so in `holds_a_secret`).
+    """
     with tempfile.TemporaryDirectory(prefix="taskmaster-index-") as scratch:
         env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
         await git("read-tree", base_sha, cwd=workspace, env=env)
@@ -122,14 +136,16 @@ async def collect_change(workspace: Path, base_sha: str) -> Change:
                 path.path, path.status, path.old_mode, path.new_mode, path.blob, is_binary, size
             )
         )
-    shown = visible(diff)
+    masked = redact(diff) if redact else diff
+    shown = visible(masked)
     return Change(
         diff=shown,
         diff_hash=approval_hash(tree, shown),
         tree=tree,
         files=file_stats(shown),
         paths=tuple(paths),
-        had_hidden_characters=shown != diff,
+        had_hidden_characters=shown != masked,
+        holds_a_secret=masked != diff,
     )
 
 

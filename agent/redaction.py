@@ -22,17 +22,6 @@ MASK = "***"
 # mangle ordinary text.
 MIN_SECRET_LENGTH = 6
 
-_SECRET_PREFIXES = (
-    "SLACK_",
-    "JIRA_",
-    "GITHUB_",
-    "GITLAB_",
-    "AWS_",
-    "ANTHROPIC_",
-    "OPENAI_",
-    "GOOGLE_",
-    "AZURE_",
-)
 _SECRET_PARTS = (
     "TOKEN",
     "SECRET",
@@ -48,13 +37,14 @@ _SECRET_PARTS = (
 
 
 def is_secret_name(name: str) -> bool:
-    """Whether an environment variable's name says it holds a credential."""
+    """Whether an environment variable's name says it holds a credential.
+
+    By what it holds (TOKEN, PASSWORD...), not by service: GITHUB_REPOSITORY and
+    JIRA_URL are not secrets, and masking them would mangle every file that names them.
+    TaskMaster's own secret settings are known by type (`SecretStr`) anyway.
+    """
     upper = name.upper()
-    return (
-        upper.startswith(_SECRET_PREFIXES)
-        or any(part in upper for part in _SECRET_PARTS)
-        or upper.endswith("_KEY")
-    )
+    return any(part in upper for part in _SECRET_PARTS) or upper.endswith("_KEY")
 
 
 def _url_password(value: str) -> str | None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
-from agent.changes import Change, ChangedPath
+from agent.changes import Change, ChangedPath, visible
 
 _CI = re.compile(
     r"^(\.github/(workflows|actions)/|\.gitlab-ci\.ya?ml$|\.gitlab/|\.circleci/|\.buildkite/"
@@ -47,14 +47,15 @@ EXECUTABLE, SYMLINK, GITLINK = "100755", "120000", "160000"
 
 
 def _names(paths: Iterable[str]) -> str:
-    listed = sorted(paths)
+    # A file name is text from the repository: it must not hide the warning it is in.
+    listed = sorted(visible(path) for path in paths)
     shown = ", ".join(listed[:5])
     return shown + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
 
 
 def _binary(path: ChangedPath) -> str:
     size = f"{path.size:,} bytes, " if path.size is not None else ""
-    return f"{path.path} ({size}blob {path.blob[:12]})"
+    return f"{visible(path.path)} ({size}blob {path.blob[:12]})"
 
 
 def review_warnings(change: Change, sandbox: Sequence[str] = ()) -> tuple[str, ...]:
@@ -68,6 +69,11 @@ def review_warnings(change: Change, sandbox: Sequence[str] = ()) -> tuple[str, .
     binaries = [_binary(p) for p in present if p.binary]
     tooling = [p.path for p in change.paths if PurePosixPath(p.path).name in TOOLING_FILES]
     lines = list(sandbox)
+    if change.holds_a_secret:
+        lines.append(
+            "The change holds the value of one of TaskMaster's secrets (shown as ***). "
+            "TaskMaster will not push it: reject it or ask for changes."
+        )
     if ci:
         lines.append(
             f"Changes CI configuration: {_names(ci)}. It runs with your CI's secrets; "

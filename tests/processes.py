@@ -1,7 +1,8 @@
 """Finding a test's processes by a marker on their command line, wherever they run.
 
 A sandboxed process has its own PID namespace, so the pid it could report means
-nothing outside; a unique marker in its arguments finds it in the host's /proc.
+nothing outside; a unique marker in its arguments or environment finds it in the
+host's /proc.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from pathlib import Path
 
 
 def processes_with(marker: str) -> list[int]:
-    """Pids of live processes whose command line holds `marker` (anywhere on the host)."""
+    """Pids of live processes whose command line or environment holds `marker`
+    (anywhere on the host)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            if marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
+        for part in ("cmdline", "environ"):
+            try:
+                if marker.encode() in (entry / part).read_bytes():
+                    found.append(int(entry.name))
+                    break
+            except OSError:
+                continue
     return found
 
 

@@ -27,7 +27,7 @@ async def push(state: RunState, deps: Deps) -> Json:
         return {}
     workspace = Path(state["workspace"])
     approved = ReviewRequest.model_validate(state["review"])
-    change = await collect_change(workspace, state["base_sha"])
+    change = await collect_change(workspace, state["base_sha"], deps.redact)
     if change.diff_hash != approved.diff_hash:
         raise TaskmasterError(
             ErrorKind.INVALID_INPUT,
@@ -36,6 +36,12 @@ async def push(state: RunState, deps: Deps) -> Json:
         )
     if change.empty:
         raise TaskmasterError(ErrorKind.INVALID_INPUT, "There is no change to deliver.")
+    if change.holds_a_secret:
+        raise TaskmasterError(
+            ErrorKind.INVALID_INPUT,
+            "The change holds the value of one of TaskMaster's secrets, so nothing was "
+            "pushed. Ask for changes to remove it.",
+        )
     ticket = approved.ticket
     message = f"[{ticket.key}] {ticket.title}\n\n{state.get('summary', '')}".strip()
     await commit_tree(workspace, state["branch"], change.tree, state["base_sha"], message)

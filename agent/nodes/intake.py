@@ -89,12 +89,18 @@ async def _set_up(command: str, workspace: Path, env: dict[str, str], deps: Deps
         if result.timed_out
         else f"exit {result.exit_code}"
     )
+    offline = deps.settings.sandbox == "bwrap" and not deps.settings.sandbox_network
+    hint = (
+        " The sandbox has no network: if the setup downloads dependencies, set "
+        "TASKMASTER_SANDBOX_NETWORK=on."
+        if offline
+        else ""
+    )
     tail = result.output_tail[-SETUP_OUTPUT_SHOWN:].strip()
+    lines = f" Its last lines:\n{tail}" if tail else ""
     raise TaskmasterError(
         ErrorKind.TESTS,
-        f"The repository's setup command `{command}` failed ({why}). Its last lines:\n{tail}"
-        if tail
-        else f"The setup command `{command}` failed ({why}).",
+        f"The repository's setup command `{command}` failed ({why}).{hint}{lines}",
     )
 
 

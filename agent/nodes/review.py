@@ -25,7 +25,7 @@ from agent.state import Json, RunState
 
 async def prepare_review(state: RunState, deps: Deps) -> Json:
     emit(Step(name="review", status="started"))
-    change = await collect_change(Path(state["workspace"]), state["base_sha"])
+    change = await collect_change(Path(state["workspace"]), state["base_sha"], deps.redact)
     iteration = state.get("iteration", 1)
     tests = state.get("tests")
     request = ReviewRequest(

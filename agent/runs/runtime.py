@@ -34,6 +34,9 @@ async def open_runtime(
         install_log_redaction(deps.redact)
         await deps.sandbox.check()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Only TaskMaster's user may enter: the database holds reviews' ids, and the
+        # workspaces hold files the repository's code made.
+        settings.data_dir.chmod(0o700)
         store = await RunStore.open(settings.db_path)
         try:
             async with open_checkpointer(settings.db_path) as checkpointer:

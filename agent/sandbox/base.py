@@ -36,6 +36,10 @@ class Sandbox(Protocol):
         """Make `workspace` usable from inside (e.g. hand its files to the sandbox's user)."""
         ...
 
+    async def finish(self, workspace: Path) -> None:
+        """Undo what the command may have left that is dangerous outside (setuid bits)."""
+        ...
+
     def launch(self, command: str, workspace: Path, env: Mapping[str, str]) -> Launch:
         """How to run `command` through `/bin/sh -c` in `workspace`, with `env` added to
         the allowlisted environment (the repository's own variables)."""

@@ -16,15 +16,21 @@ from dataclasses import dataclass
 
 MIB = 1024 * 1024
 
-# What programs print when the kernel refuses them for each limit.
+# What shells and runtimes print when the kernel refuses them for each limit: their
+# own words, not a test's mention of an errno, so an ordinary failure is not blamed on
+# a limit.
 _OUT_OF_PROCESSES = re.compile(
-    r"fork: (?:retry: )?Resource temporarily unavailable|BlockingIOError: \[Errno 11\]"
-    r"|can't start new thread|Cannot fork|EAGAIN",
+    r"fork: (?:retry: )?Resource temporarily unavailable|: Cannot fork$"
+    r"|BlockingIOError: \[Errno 11\] Resource temporarily unavailable"
+    r"|RuntimeError: can't start new thread",
+    re.MULTILINE,
 )
 _OUT_OF_MEMORY = re.compile(
-    r"\bMemoryError\b|Cannot allocate memory|std::bad_alloc|out of memory|ENOMEM"
+    r"^(?:E\s+)?MemoryError\b|\[Errno 12\] Cannot allocate memory|std::bad_alloc"
+    r"|JavaScript heap out of memory|fatal error: runtime: out of memory",
+    re.MULTILINE,
 )
-_FILE_TOO_LARGE = re.compile(r"File too large|EFBIG|File size limit exceeded")
+_FILE_TOO_LARGE = re.compile(r"\[Errno 27\] File too large|File size limit exceeded")
 # 128 + SIGXFSZ: a shell's report of a child killed for writing past RLIMIT_FSIZE.
 _SIGXFSZ_EXITS = (153, -25)
 
@@ -41,12 +47,11 @@ class Limits:
     memory_mb: int = 2048
     file_mb: int = 1024
 
-    def prlimit_argv(self) -> list[str]:
-        """`prlimit ... --` setting every limit, soft and hard, for what it runs."""
+    def prlimit_options(self) -> list[str]:
+        """prlimit's options setting every limit, soft and hard, for what it runs."""
         memory = self.memory_mb * MIB
         size = self.file_mb * MIB
         return [
-            "prlimit",
             f"--nproc={self.processes}:{self.processes}",
             f"--data={memory}:{memory}",
             f"--fsize={size}:{size}",

@@ -6,8 +6,9 @@ the installation it belongs to: a virtual environment and the Python it was made
 or the prefix of a `bin` folder (`/opt/node` for `/opt/node/bin`). Never a home
 folder, TaskMaster's data folder or its working folder, which hold the secrets
 (`.env`, `~/.git-credentials`, the checkpoint database): a toolchain inside a home
-folder contributes only its PATH folder, and anything else it needs is named in
-TASKMASTER_SANDBOX_MOUNTS.
+folder contributes only its PATH folder (except a Python installation a virtual
+environment was made from, such as `~/.pyenv/versions/3.11.7`, shown whole), and
+anything else it needs is named in TASKMASTER_SANDBOX_MOUNTS.
 """
 
 from __future__ import annotations

@@ -40,6 +40,9 @@ class Unsandboxed:
     async def prepare(self, workspace: Path) -> None:
         return None
 
+    async def finish(self, workspace: Path) -> None:
+        return None
+
     def launch(self, command: str, workspace: Path, env: Mapping[str, str]) -> Launch:
         home = self.environ.get("HOME") or os.path.expanduser("~")
         return Launch(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +47,7 @@ NOT_EXPANDED = frozenset(
     }
 )
 
-EntryKind = Literal["file", "dir", "link", "unexpanded"]
+EntryKind = Literal["file", "dir", "link", "unexpanded", "special"]
 
 
 @contextmanager
@@ -85,8 +86,11 @@ def _walk(top: Path) -> Iterator[tuple[Path, EntryKind]]:
             else:
                 yield path, "dir"
                 yield from _walk(path)
-        else:
+        elif entry.is_file(follow_symlinks=False):
             yield path, "file"
+        else:
+            # A FIFO, socket or device (the tests may leave one): opening it could block.
+            yield path, "special"
 
 
 def _lines(text: str) -> list[str]:
@@ -102,11 +106,22 @@ def _line_count(text: str) -> int:
     return len(_lines(text)) if text else 0
 
 
+def _read_regular(path: Path, shown: str) -> bytes:
+    """The bytes of a regular file: opened without blocking (a FIFO would wait for a
+    writer for ever) and without following a last symlink, then checked."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(f"'{shown}' is not a regular file (a FIFO, socket or device)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ToolError(f"'{shown}' is larger than {MAX_FILE_BYTES} bytes; search it instead")
+        return file.read(MAX_FILE_BYTES + 1)
+
+
 def _read_text(path: Path, shown: str) -> str:
     with _os_errors(shown):
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ToolError(f"'{shown}' is larger than {MAX_FILE_BYTES} bytes; search it instead")
-        data = path.read_bytes()
+        data = _read_regular(path, shown)
     if b"\0" in data[:SNIFF_BYTES]:
         raise ToolError(f"'{shown}' is a binary file; the tools read and edit text files only")
     try:
@@ -150,6 +165,8 @@ def _list(ws: Workspace, path: str) -> str:
             shown.append(f"{rel}/ (not expanded; list it to see inside)")
         elif kind == "link":
             shown.append(f"{rel} (symlink)")
+        elif kind == "special":
+            shown.append(f"{rel} (not a regular file)")
         else:
             shown.append(rel)
     return "\n".join(shown) if shown else f"'{ws.relative(target)}' is an empty folder"
@@ -216,10 +233,8 @@ def _search(ws: Workspace, pattern: str, path: str) -> str:
     results: list[str] = []
     for file in candidates:
         try:
-            if file.stat().st_size > MAX_FILE_BYTES:
-                continue
-            data = file.read_bytes()
-        except OSError:
+            data = _read_regular(file, ws.relative(file))
+        except (OSError, ToolError):
             continue
         if b"\0" in data[:SNIFF_BYTES]:
             continue

@@ -175,6 +175,7 @@ async def run_command(
             log.warning("a process started by %r left its process group; not waiting", command)
         finally:
             transport.close()
+            await sandbox.finish(workspace)
     output = redact(collector.output())
     exit_code = None if timed_out else transport.get_returncode()
     ok = exit_code == 0

@@ -44,8 +44,7 @@ def review_message(ref: ReviewRef, request: ReviewRequest, *, closed: str | None
                 "ask for one with Request changes if this one needs it."
             )
         )
-    if request.warnings:
-        blocks.append(section(_warnings(request.warnings)))
+    blocks.extend(section(part) for part in _warnings(request.warnings))
     if request.diff.strip():
         preview = code_block(request.diff, DIFF_PREVIEW_LIMIT)
         blocks.append(section(f"*Diff preview*\n{preview}"))
@@ -61,9 +60,16 @@ def review_message(ref: ReviewRef, request: ReviewRequest, *, closed: str | None
     return clip(text, 3000), blocks
 
 
-def _warnings(warnings: tuple[str, ...]) -> str:
-    lines = [f":warning: {escape(clip(warning, 400))}" for warning in warnings[:6]]
-    return clip("\n".join(lines), 3000)
+def _warnings(warnings: tuple[str, ...]) -> list[str]:
+    """Every warning, none dropped: as many sections as they need (3000 characters each)."""
+    parts: list[str] = []
+    for warning in warnings:
+        line = f":warning: {escape(clip(warning, 1000))}"
+        if parts and len(parts[-1]) + 1 + len(line) <= 3000:
+            parts[-1] += "\n" + line
+        else:
+            parts.append(line)
+    return parts
 
 
 def _about(request: ReviewRequest) -> str:

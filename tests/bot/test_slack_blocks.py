@@ -167,3 +167,12 @@ def test_runview_queued_run_says_so_until_its_first_step() -> None:
     view.apply(Step(name="ticket", status="started"))
     _, blocks = progress_message(view, view.started_at)
     assert "waiting for a free slot" not in json.dumps(blocks)
+
+
+def test_blocks_review_shows_every_warning() -> None:
+    warnings = tuple(f"Warning number {n}: " + "x" * 600 for n in range(9))
+    _, blocks = review_message(REF, _request(warnings=warnings))
+    _within_limits(blocks)
+    text = json.dumps(blocks)
+    for n in range(9):
+        assert f"Warning number {n}" in text

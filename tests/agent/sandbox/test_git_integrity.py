@@ -13,6 +13,7 @@ from agent.changes import collect_change
 from agent.git import git, harden_clone
 from agent.integrations.local_code_host import LocalCodeHost
 from agent.nodes.deliver import commit_tree
+from agent.redaction import Redactor
 from agent.review_warnings import review_warnings
 from tests.agent.sandbox.conftest import Host
 
@@ -174,3 +175,30 @@ async def test_dangerous_changes_are_named_in_the_review(host: Host, clone: Loca
     assert "Adds or changes symbolic links: link." in text
     assert "Changes lock files: package-lock.json." in text
     assert "this repository: .taskmaster.md." in text
+
+
+async def test_file_names_in_warnings_cannot_hide_other_warnings(
+    host: Host, clone: LocalCodeHost
+) -> None:
+    workspace = host.workspace
+    sneaky = workspace / "tool\x1b[1A\x1b[2K"
+    sneaky.write_text("#!/bin/sh\n")
+    sneaky.chmod(0o755)
+    change = await collect_change(workspace, await _base(workspace))
+    text = "\n".join(review_warnings(change))
+    assert "\x1b" not in text
+    assert "Makes files executable: tool\\x1b[1A\\x1b[2K." in text
+
+
+async def test_a_secret_in_the_change_is_masked_named_and_never_pushed(
+    host: Host, clone: LocalCodeHost
+) -> None:
+    workspace = host.workspace
+    (workspace / "config.txt").write_text("SLACK_BOT_TOKEN=xoxb-canary-in-diff-1\n")
+    base = await _base(workspace)
+    redact = Redactor(["xoxb-canary-in-diff-1"])
+    change = await collect_change(workspace, base, redact)
+    assert "xoxb-canary-in-diff-1" not in change.diff
+    assert "+SLACK_BOT_TOKEN=***" in change.diff
+    assert "holds the value of one of TaskMaster's secrets" in "\n".join(review_warnings(change))
+    assert change.holds_a_secret

@@ -8,7 +8,9 @@ compromised test suite would write them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import stat
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -19,8 +21,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from agent.sandbox.mounts import toolchain_folders
+from agent.tools import files
+from agent.tools.test_runner import run_command
+from agent.tools.workspace import ToolError, Workspace
 from tests.agent.sandbox.conftest import Host
-from tests.processes import all_gone
+from tests.processes import all_gone, processes_with
 
 # Looks everywhere a stolen secret could be: the environment, every process's
 # environment and command line, the host folders named on its command line, and the
@@ -170,8 +175,8 @@ async def test_network_on_reaches_the_host(host: Host, listening: int) -> None:
     assert result.ok, result.output_tail
     assert "connected" in result.output_tail
     assert host.sandbox(TASKMASTER_SANDBOX_NETWORK="on").warnings() == (
-        "The repository's code could reach the network while it ran "
-        "(TASKMASTER_SANDBOX_NETWORK=on).",
+        "The repository's code could reach the network while it ran, this "
+        "machine's own services included (TASKMASTER_SANDBOX_NETWORK=on).",
     )
 
 
@@ -273,3 +278,99 @@ async def test_a_package_at_the_root_runs_from_a_virtual_environment_under_tmp(
     result = await host.run(f"{venv / 'bin' / 'python'} -m pytest -q -p no:cacheprovider")
     assert result.ok, result.output_tail
     assert result.passed == 1
+
+
+PRELOAD = r"""
+#include <stdio.h>
+#include <unistd.h>
+__attribute__((constructor)) static void planted(void) {
+    FILE *f = fopen("HOST_MARK", "a");
+    if (f) { fputs("loaded\n", f); fclose(f); }
+    f = fopen("preloaded-inside", "a");
+    if (f) { fputs("loaded\n", f); fclose(f); }
+}
+"""
+
+PLANTED = '#!/bin/sh\ntouch {mark}\nexec /usr/bin/{name} "$@"\n'
+
+
+async def test_the_repositorys_variables_never_reach_what_starts_the_sandbox(
+    host: Host, tmp_path: Path
+) -> None:
+    """`Environment: PATH=.:...` with planted programs, and `LD_PRELOAD=./x.so`: only
+    the sandboxed command sees them; bwrap, prlimit, setpriv and env are TaskMaster's."""
+    mark = tmp_path / "escaped"
+    for name in ("bwrap", "prlimit", "setpriv", "env", "sh"):
+        planted = host.workspace / name
+        planted.write_text(PLANTED.format(mark=f"{mark}-{name}", name=name))
+        planted.chmod(0o755)
+    source = tmp_path / "planted.c"
+    source.write_text(PRELOAD.replace("HOST_MARK", str(mark) + "-preload"))
+    compiler = await asyncio.create_subprocess_exec(
+        "gcc", "-shared", "-fPIC", "-o", str(host.workspace / "x.so"), str(source)
+    )
+    assert await compiler.wait() == 0
+    sandbox = host.sandbox()
+    result = await run_command(
+        "cat /proc/self/status | grep -E '^(Uid|CapEff)'; echo done",
+        host.workspace,
+        sandbox=sandbox,
+        timeout=60,
+        env={"PATH": ".:/usr/bin:/bin", "LD_PRELOAD": "./x.so"},
+    )
+    assert result.ok, result.output_tail
+    assert "CapEff:\t0000000000000000" in result.output_tail
+    assert not list(tmp_path.glob("escaped-*"))  # nothing ran outside the sandbox
+    assert (host.workspace / "preloaded-inside").exists()  # the command itself had it
+
+
+async def test_a_fifo_left_by_the_tests_stalls_no_tool(host: Host) -> None:
+    result = await host.run("mkfifo build.log && echo made")
+    assert result.ok, result.output_tail
+    workspace = Workspace(host.workspace)
+    async with asyncio.timeout(10):
+        searched = await files.search_code(workspace, "anything", ".")
+        listed = await files.list_files(workspace, ".")
+        with pytest.raises(ToolError, match="not a regular file"):
+            await files.read_file(workspace, "build.log")
+    assert searched == "no matches for 'anything' in '.'"
+    assert "build.log (not a regular file)" in listed
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root, each workspace gets its own uid")
+async def test_runs_as_root_never_share_a_process_count(tmp_path: Path) -> None:
+    """One run holding 50 processes leaves another run, with the same limit of 64, its
+    full count: as root each workspace's commands run as a uid of their own."""
+    marker = f"holder_{uuid.uuid4().hex}"
+    first = Host(tmp_path / "a", tmp_path / "a" / "workspaces" / "one", dict(os.environ))
+    second = Host(tmp_path / "b", tmp_path / "b" / "workspaces" / "two", dict(os.environ))
+    for host in (first, second):
+        host.workspace.mkdir(parents=True)
+    holding = asyncio.create_task(
+        first.run(
+            f"for i in $(seq 50); do env {marker}=1 sleep 60 & done; wait",
+            TASKMASTER_SANDBOX_PROCESSES="64",
+        )
+    )
+    try:
+        async with asyncio.timeout(30):
+            while len(processes_with(marker)) < 50:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        result = await second.run(
+            "for i in $(seq 40); do sleep 0.2 & done; wait && echo all-started",
+            TASKMASTER_SANDBOX_PROCESSES="64",
+        )
+        assert result.ok, result.output_tail
+        assert "all-started" in result.output_tail
+    finally:
+        holding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await holding
+    assert await all_gone(marker)
+
+
+async def test_set_user_id_files_do_not_survive_the_command(host: Host) -> None:
+    result = await host.run("cp /usr/bin/id myid && chmod 6755 myid && echo planted")
+    assert result.ok, result.output_tail
+    mode = (host.workspace / "myid").stat().st_mode
+    assert not mode & (stat.S_ISUID | stat.S_ISGID)

@@ -22,13 +22,17 @@ def test_every_secret_setting_variable_and_url_password_is_masked() -> None:
         "GH_PAT": "pat-canary-4444",
         "ANTHROPIC_API_KEY": "sk-ant-canary-5555",
         "EDITOR": "vim-not-a-secret",
+        "GITHUB_REPOSITORY": "acme/billing",
+        "JIRA_URL": "https://acme.atlassian.net",
     }
     redact = Redactor.from_settings(settings, environ)
     text = (
         "ghp-canary-1111 signing-canary-2222 url-canary-3333 pat-canary-4444 "
-        "sk-ant-canary-5555 vim-not-a-secret"
+        "sk-ant-canary-5555 vim-not-a-secret acme/billing https://acme.atlassian.net"
     )
-    assert redact(text) == "*** *** *** *** *** vim-not-a-secret"
+    assert redact(text) == (
+        "*** *** *** *** *** vim-not-a-secret acme/billing https://acme.atlassian.net"
+    )
 
 
 def test_short_values_are_not_treated_as_secrets() -> None:
