@@ -8,12 +8,24 @@ from pathlib import Path
 from typing import Protocol
 
 
+class Companion(Protocol):
+    """Work around a sandbox's life: `started` once its process runs and before its
+    command may start (attaching a network, say); `stop` after, whatever happened."""
+
+    async def started(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Launch:
-    """One command ready to start: the program and arguments, and its whole environment."""
+    """One command ready to start: the program and arguments, its whole environment,
+    the descriptors it inherits, and what must happen beside it."""
 
     argv: list[str]
     env: dict[str, str]
+    pass_fds: tuple[int, ...] = ()
+    companion: Companion | None = None
 
 
 class Sandbox(Protocol):

@@ -39,7 +39,9 @@ from agent.sandbox.base import Launch
 from agent.sandbox.environment import interpreter_path, sandbox_environment
 from agent.sandbox.limits import MIB, Limits
 from agent.sandbox.mounts import etc_entries, system_binds, toolchain_folders
+from agent.sandbox.network import UserModeNetwork
 from agent.settings import SettingsError
+from agent.tools.test_runner import run_command
 
 SANDBOX_HOME = "/tmp/home"
 # Uids the command runs as when TaskMaster is root: one per workspace, outside the
@@ -48,7 +50,7 @@ SANDBOX_UIDS = range(200_000, 300_000)
 CHECK_SECONDS = 30.0
 # The environment bwrap, prlimit and setpriv themselves run with.
 FIXED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-PROGRAMS = ("bwrap", "prlimit", "setpriv", "env")
+PROGRAMS = ("bwrap", "prlimit", "setpriv", "env", "slirp4netns")
 # bwrap learnt `--size` (to bound the private /tmp) in 0.8.0.
 SIZED_TMPFS = (0, 8, 0)
 
@@ -81,8 +83,8 @@ class BwrapSandbox:
     def warnings(self) -> tuple[str, ...]:
         if self.network:
             return (
-                "The repository's code could reach the network while it ran, this "
-                "machine's own services included (TASKMASTER_SANDBOX_NETWORK=on).",
+                "The repository's code could reach the internet while it ran "
+                "(TASKMASTER_SANDBOX_NETWORK=on); not this machine's own services.",
             )
         return ()
 
@@ -135,9 +137,7 @@ class BwrapSandbox:
         root = str(workspace)
         argv = [self._program("bwrap"), "--die-with-parent", "--new-session"]
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
-        argv += ["--hostname", "sandbox"]
-        if not self.network:
-            argv += ["--unshare-net"]
+        argv += ["--hostname", "sandbox", "--unshare-net"]
         if self.as_root:
             # Only what it takes to chdir into a workspace the sandbox's user owns (a
             # pytest tmp folder is 0700) and to become that user; setpriv drops them all
@@ -165,6 +165,10 @@ class BwrapSandbox:
         git_dir = workspace / ".git"
         if git_dir.exists():
             argv += ["--ro-bind", str(git_dir), str(git_dir)]
+        network = None
+        if self.network:
+            network = UserModeNetwork(self._program("slirp4netns"), user_namespace=not self.as_root)
+            argv += network.bwrap_args()
         argv += ["--clearenv", "--chdir", root, "--"]
         argv += [self._program("prlimit"), *self.limits.prlimit_options()]
         if self.as_root:
@@ -184,7 +188,12 @@ class BwrapSandbox:
         argv += [self._program("env"), "-i"]
         argv += [f"{name}={value}" for name, value in variables.items()]
         argv += ["/bin/sh", "-c", command]
-        return Launch(argv=argv, env=dict(FIXED_ENV))
+        return Launch(
+            argv=argv,
+            env=dict(FIXED_ENV),
+            pass_fds=network.pass_fds if network else (),
+            companion=network,
+        )
 
     async def prepare(self, workspace: Path) -> None:
         # As anyone but root, the command runs as TaskMaster's own user in a data
@@ -199,14 +208,18 @@ class BwrapSandbox:
         return self.limits.explain(output, exit_code)
 
     async def check(self) -> None:
-        for program in ("bwrap", "prlimit", "env", *(["setpriv"] if self.as_root else [])):
+        needed = ["bwrap", "prlimit", "env"]
+        needed += ["setpriv"] if self.as_root else []
+        needed += ["slirp4netns"] if self.network else []
+        for program in needed:
             self._program(program)
         with tempfile.TemporaryDirectory(prefix="taskmaster-sandbox-check-") as scratch:
             workspace = Path(scratch)
             (workspace / ".git").mkdir()
-            await self.prepare(workspace)
-            problem = await _try(self.launch("true", workspace, {}), workspace)
-        if problem is not None:
+            result = await run_command("true", workspace, sandbox=self, timeout=CHECK_SECONDS)
+        if not result.ok:
+            lines = result.output_tail.strip().splitlines()
+            problem = lines[0] if lines else f"exit {result.exit_code}"
             raise SettingsError(
                 f"bubblewrap cannot make its sandbox on this host ({problem}); allow "
                 "unprivileged user namespaces (see README, 'The sandbox'), " + OPT_OUT
@@ -221,32 +234,12 @@ def _ancestors(paths: list[str]) -> list[str]:
 
 
 def _missing_tool(program: str) -> str:
+    if program == "slirp4netns":
+        return (
+            "slirp4netns is not installed: TASKMASTER_SANDBOX_NETWORK=on needs it "
+            "(Debian and Ubuntu: apt-get install slirp4netns), or set it to off"
+        )
     return f"`{program}` (from util-linux) is not installed; the sandbox needs it, {OPT_OUT}"
-
-
-async def _try(launch: Launch, workspace: Path) -> str | None:
-    """Run `launch`; None if it worked, else the first line it printed."""
-    proc = await asyncio.create_subprocess_exec(
-        *launch.argv,
-        cwd=workspace,
-        env=launch.env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        async with asyncio.timeout(CHECK_SECONDS):
-            out, _ = await proc.communicate()
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-        return f"it did not start within {CHECK_SECONDS:g}s"
-    if proc.returncode == 0:
-        return None
-    lines = out.decode(errors="replace").strip().splitlines()
-    return lines[0] if lines else f"exit {proc.returncode}"
 
 
 def sandbox_uid(workspace: Path) -> int:

@@ -135,12 +135,14 @@ async def run_command(
     started = time.monotonic()
     await sandbox.prepare(workspace)
     launch = sandbox.launch(command, workspace, env or {})
+    companion = launch.companion
     try:
         transport, collector = await loop.subprocess_exec(
             lambda: _Collector(output_limit),
             *launch.argv,
             cwd=workspace,
             env=launch.env,
+            pass_fds=launch.pass_fds,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -148,6 +150,8 @@ async def run_command(
             start_new_session=True,
         )
     except OSError as exc:
+        if companion is not None:
+            await companion.stop()
         return TestResult(
             command=command,
             ok=False,
@@ -155,12 +159,19 @@ async def run_command(
             output_tail=redact(f"The command could not be started: {exc}"),
         )
     timed_out = False
+    problem = ""
     try:
-        try:
-            async with asyncio.timeout(timeout):
-                await collector.exited.wait()
-        except TimeoutError:
-            timed_out = True
+        if companion is not None:
+            try:
+                await companion.started()
+            except (OSError, TimeoutError) as exc:
+                problem = f"The sandbox's network could not be set up: {exc or 'timed out'}"
+        if not problem:
+            try:
+                async with asyncio.timeout(timeout):
+                    await collector.exited.wait()
+            except TimeoutError:
+                timed_out = True
         duration = time.monotonic() - started
     finally:
         # Kill the group whatever happened: on timeout (or cancellation) the command and
@@ -175,7 +186,11 @@ async def run_command(
             log.warning("a process started by %r left its process group; not waiting", command)
         finally:
             transport.close()
+            if companion is not None:
+                await companion.stop()
             await sandbox.finish(workspace)
+    if problem:
+        return TestResult(command=command, ok=False, duration=duration, output_tail=problem)
     output = redact(collector.output())
     exit_code = None if timed_out else transport.get_returncode()
     ok = exit_code == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import stat
 import sys
 import uuid
@@ -170,13 +171,48 @@ async def test_the_network_is_off(host: Host, listening: int) -> None:
     assert not lookup.ok
 
 
-async def test_network_on_reaches_the_host(host: Host, listening: int) -> None:
-    result = await host.run(CONNECT.format(port=listening), TASKMASTER_SANDBOX_NETWORK="on")
-    assert result.ok, result.output_tail
-    assert "connected" in result.output_tail
-    assert host.sandbox(TASKMASTER_SANDBOX_NETWORK="on").warnings() == (
-        "The repository's code could reach the network while it ran, this "
-        "machine's own services included (TASKMASTER_SANDBOX_NETWORK=on).",
+def _own_address() -> str:
+    """This machine's address on its default route (a UDP "connect" sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routed, never reached
+        return str(probe.getsockname()[0])
+
+
+@pytest.fixture
+async def listening_everywhere() -> AsyncIterator[int]:
+    """A port on every address of this machine, as a service outside TaskMaster's is."""
+
+    async def hello(_: web.Request) -> web.Response:
+        return web.Response(text="reached")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    server = TestServer(app, host="0.0.0.0")
+    await server.start_server()
+    try:
+        yield server.port or 0
+    finally:
+        await server.close()
+
+
+async def test_network_on_reaches_out_but_never_the_hosts_loopback(
+    host: Host, listening: int, listening_everywhere: int
+) -> None:
+    """With the network on, the sandbox still has its own namespace: it reaches other
+    machines' addresses (here this machine's own, from outside its loopback) through
+    user-mode NAT, and never 127.0.0.1 of the host, where TaskMaster and databases are."""
+    on = {"TASKMASTER_SANDBOX_NETWORK": "on"}
+    outward = CONNECT.format(port=listening_everywhere).replace("127.0.0.1", _own_address())
+    reached = await host.run(outward, **on)
+    loopback = await host.run(CONNECT.format(port=listening), **on)
+    gateway = await host.run(CONNECT.format(port=listening).replace("127.0.0.1", "10.0.2.2"), **on)
+    assert reached.ok, reached.output_tail
+    assert "connected" in reached.output_tail
+    assert not loopback.ok and "connected" not in loopback.output_tail
+    assert not gateway.ok and "connected" not in gateway.output_tail
+    assert host.sandbox(**on).warnings() == (
+        "The repository's code could reach the internet while it ran "
+        "(TASKMASTER_SANDBOX_NETWORK=on); not this machine's own services.",
     )
 
 
