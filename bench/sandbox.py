@@ -50,7 +50,11 @@ async def main(runs: int) -> None:
             for name, sandbox in sandboxes.items():
                 started = time.perf_counter()
                 result = await run_command(
-                    config.test_command, workspace, sandbox=sandbox, timeout=120
+                    config.test_command,
+                    workspace,
+                    sandbox=sandbox,
+                    env=config.environment,
+                    timeout=120,
                 )
                 times[name].append(time.perf_counter() - started)
                 assert result.ok, result.output_tail
