@@ -1,66 +1,41 @@
-"""Block Kit checks and lookups: Slack's limits, and finding the element a click targets."""
+"""Checks of what an app sends (messages, views), and finding the element a click targets.
+
+The rules themselves are in `localslack.blockkit`; this module turns a problem into
+the error Slack answers with.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
+from localslack.blockkit import elements, message_problems, view_problems
 from localslack.state import JSON, ApiError
 
-MAX_MESSAGE_BLOCKS = 50
-MAX_VIEW_BLOCKS = 100
-MAX_SECTION_TEXT = 3000
-MAX_BUTTON_VALUE = 2000
-MAX_MARKDOWN_CHARS = 12_000
-MAX_TEXT = 40_000
+MAX_TEXT = 40_000  # chat.postMessage: longer text is refused with msg_too_long
+
+__all__ = ["MAX_TEXT", "check_message", "check_view", "elements", "find_action"]
 
 
-def check_message(text: Any, blocks: Any) -> None:
-    """Reject what real Slack rejects, so a bot that passes here does not fail in production."""
+def check_message(text: Any, blocks: Any, *, at: str = "/blocks") -> None:
+    """Refuse what Slack refuses in a message, so a bot that passes here passes in Slack."""
+    if text is not None and not isinstance(text, str):
+        raise ApiError("invalid_arguments", ["expected string [json-pointer:/text]"])
     if isinstance(text, str) and len(text) > MAX_TEXT:
         raise ApiError("msg_too_long")
-    if blocks is not None:
-        check_blocks(blocks, MAX_MESSAGE_BLOCKS)
+    if blocks is not None and not isinstance(blocks, list):
+        raise ApiError("invalid_blocks_format")
+    problems = message_problems(blocks, at=at)
+    if problems:
+        raise ApiError("invalid_blocks", problems)
 
 
-def check_blocks(blocks: Any, limit: int) -> None:
-    if not isinstance(blocks, list) or len(blocks) > limit:
-        raise ApiError("invalid_blocks")
-    seen: set[str] = set()
-    markdown = 0
-    for block in blocks:
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            raise ApiError("invalid_blocks")
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if block_id in seen:
-                raise ApiError("invalid_blocks")
-            seen.add(block_id)
-        if block["type"] == "markdown":
-            markdown += len(str(block.get("text", "")))
-        if block["type"] == "section" and _text_len(block.get("text")) > MAX_SECTION_TEXT:
-            raise ApiError("invalid_blocks")
-        for element in elements(block):
-            if element.get("type") == "button" and len(str(element.get("value", ""))) > (
-                MAX_BUTTON_VALUE
-            ):
-                raise ApiError("invalid_blocks")
-    if markdown > MAX_MARKDOWN_CHARS:
-        raise ApiError("invalid_blocks")
-
-
-def _text_len(text: Any) -> int:
-    return len(str(text.get("text", ""))) if isinstance(text, dict) else 0
-
-
-def elements(block: JSON) -> Iterator[JSON]:
-    """Interactive elements of a block: an actions block's elements or a section's accessory."""
-    for element in block.get("elements") or []:
-        if isinstance(element, dict) and "action_id" in element:
-            yield element
-    accessory = block.get("accessory")
-    if isinstance(accessory, dict) and "action_id" in accessory:
-        yield accessory
+def check_view(view: Any, *, at: str = "/view") -> JSON:
+    """The view, or `invalid_arguments` with Slack's messages when Slack would refuse it."""
+    problems = view_problems(view, at=at)
+    if problems:
+        raise ApiError("invalid_arguments", problems)
+    assert isinstance(view, dict)  # view_problems() reports anything else
+    return view
 
 
 def find_action(blocks: list[JSON] | None, action_id: str) -> tuple[str, JSON]:

@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from localslack.blocks import check_message, find_action
+from localslack.blockkit import input_block_ids
+from localslack.blocks import check_message, check_view, find_action
 from localslack.params import flag
 from localslack.signing import signed_headers
 from localslack.state import APP_ID, JSON, ApiError, Message, User, View, Workspace
@@ -100,7 +101,10 @@ class Delivery:
         reply = result.json if result.status == 200 else None
         if isinstance(reply, dict):
             # Slack shows an ack body like a response_url message (ephemeral by default).
-            self._apply(_ResponseTarget(room.id, person.id), reply)
+            try:
+                self._apply(_ResponseTarget(room.id, person.id), reply)
+            except ApiError as error:
+                self.ws.refuse(f"slash command ack: {error}")
         elif result.status == 200 and result.body.strip():
             self.ws.add_ephemeral(room.id, person.id, text=result.body)
         return result
@@ -160,6 +164,10 @@ class Delivery:
             }
             for block_id, inputs in values.items()
         }
+        too_long = _length_errors(view.view, values)
+        if too_long:  # Slack's client says so under the field and sends nothing
+            view.errors = too_long
+            return DeliveryResult(200, "", 0.0, {})
         payload = {
             **self._common("view_submission", person),
             "view": {**view.view, "state": {"values": state}},
@@ -171,15 +179,27 @@ class Delivery:
         return result
 
     def _apply_view_response(self, view: View, reply: Any, user: str) -> None:
-        """Slack's response_action semantics: errors keep it open, update/push/clear change it."""
+        """Slack's response_action semantics: errors keep it open, update/push/clear change it.
+
+        An answer Slack would not take leaves the modal open, as Slack does (it shows
+        the person an error), and is recorded as a refusal.
+        """
         action = reply.get("response_action") if isinstance(reply, dict) else None
-        if action == "errors":
-            view.errors = dict(reply.get("errors") or {})
-        elif action == "update":
-            self.ws.replace_view(view, reply["view"])
-        elif action == "push":
-            self.ws.open_view(reply["view"], user)
-        elif action == "clear":
+        try:
+            if action == "errors":
+                view.errors = _view_errors(view, reply.get("errors"))
+            elif action == "update":
+                self.ws.replace_view(view, check_view(reply.get("view"), at="/view"))
+            elif action == "push":
+                self.ws.open_view(check_view(reply.get("view"), at="/view"), user)
+            elif action not in (None, "clear"):
+                raise ApiError("invalid_view_response", [f"unknown response_action: {action}"])
+        except ApiError as error:
+            self.ws.refuse(f"view_submission ack: {error}")
+            return
+        if action in ("errors", "update", "push"):
+            return
+        if action == "clear":
             for other in self.ws.views:
                 if other.user == user:
                     other.is_open = False
@@ -202,6 +222,8 @@ class Delivery:
         try:
             self._apply(target, body)
         except ApiError as error:
+            if error.code != "message_not_found":
+                self.ws.refuse(f"response_url: {error}")
             return web.Response(
                 status=400 if error.code != "message_not_found" else 404, text=error.code
             )
@@ -271,6 +293,44 @@ class Delivery:
         async with self._session.post(self.app_url, data=body, headers=headers) as response:
             text = await response.text()
         return DeliveryResult(response.status, text, time.perf_counter() - started, sent)
+
+
+def _length_errors(view: JSON, values: dict[str, dict[str, str]]) -> dict[str, str]:
+    """What Slack's client says before sending a submission whose text breaks a field's limits."""
+    errors = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") if isinstance(block, dict) else None
+        if not isinstance(element, dict):
+            continue
+        text = values.get(str(block.get("block_id")), {}).get(str(element.get("action_id")))
+        if text is None:
+            continue
+        high, low = element.get("max_length"), element.get("min_length")
+        if isinstance(high, int) and len(text) > high:
+            errors[str(block["block_id"])] = f"Must be at most {high} characters."
+        elif isinstance(low, int) and 0 < len(text) < low:
+            errors[str(block["block_id"])] = f"Must be at least {low} characters."
+    return errors
+
+
+def _view_errors(view: View, errors: Any) -> dict[str, str]:
+    """`response_action: errors`: each key an input block of the view, each text at most 2000."""
+    if not isinstance(errors, dict) or not errors:
+        raise ApiError("invalid_view_response", ["errors must be an object [json-pointer:/errors]"])
+    inputs = input_block_ids(view.view)
+    problems = [
+        f"no input block {key!r} in the view [json-pointer:/errors/{key}]"
+        for key in errors
+        if key not in inputs
+    ]
+    problems += [
+        f"must be less than 2001 characters [json-pointer:/errors/{key}]"
+        for key, text in errors.items()
+        if not isinstance(text, str) or len(text) > 2000
+    ]
+    if problems:
+        raise ApiError("invalid_view_response", problems)
+    return {str(key): str(text) for key, text in errors.items()}
 
 
 def _container(message: Message) -> JSON:

@@ -172,6 +172,16 @@ class LocalSlack:
         return self.workspace.responses
 
     @property
+    def refusals(self) -> list[str]:
+        """Everything the app sent that Slack would have refused, with Slack's reasons.
+
+        Web API calls answered `invalid_arguments`, `invalid_blocks`, `msg_too_long`...,
+        response_url messages and view acks Slack would not take. A test of a bot
+        asserts this stays empty: then Slack would have accepted every call.
+        """
+        return self.workspace.refusals
+
+    @property
     def trigger_ttl(self) -> float:
         return self.workspace.trigger_ttl
 

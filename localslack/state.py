@@ -17,11 +17,45 @@ JSON = dict[str, Any]
 
 
 class ApiError(Exception):
-    """A Slack error code (`{"ok": false, "error": code}`), raised by state and handlers."""
+    """A Slack error code (`{"ok": false, "error": code}`), raised by state and handlers.
 
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
+    `problems` say what exactly was refused and where (`must be less than 3001
+    characters [json-pointer:/blocks/0/text/text]`); Slack sends them back in
+    `response_metadata.messages` (and, for `invalid_blocks`, in `errors`).
+    """
+
+    def __init__(self, code: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(code if not problems else f"{code}: {problems[0]}")
         self.code = code
+        self.problems = tuple(problems)
+
+    def body(self) -> JSON:
+        """The answer Slack gives for this error."""
+        body: JSON = {"ok": False, "error": self.code}
+        if self.problems:
+            if self.code == "invalid_blocks":
+                body["errors"] = list(self.problems)
+            body["response_metadata"] = {"messages": [f"[ERROR] {p}" for p in self.problems]}
+        return body
+
+
+# Errors that say the app sent something Slack does not take (as opposed to a missing
+# message, a bad token or a rate limit): a bot that gets one would fail in real Slack.
+MALFORMED = frozenset(
+    {
+        "invalid_arguments",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_attachments",
+        "msg_too_long",
+        "no_text",
+        "invalid_json",
+        "invalid_form_data",
+        "invalid_name",
+        "not_allowed_token_type",
+        "invalid_view_response",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -187,6 +221,7 @@ class Workspace:
         self.views: list[View] = []
         self.files: list[UploadedFile] = []
         self.responses: list[JSON] = []
+        self.refusals: list[str] = []
         self._top: dict[str, list[Message]] = {}
         self._replies: dict[tuple[str, str], list[Message]] = {}
         self._triggers: dict[str, tuple[float, str]] = {}
@@ -269,6 +304,10 @@ class Workspace:
         raise ApiError("not_found")
 
     # -- changes -------------------------------------------------------------------------------
+
+    def refuse(self, what: str) -> None:
+        """Remember something the app sent that Slack would refuse (tests assert there is none)."""
+        self.refusals.append(what)
 
     def post(self, channel: str, *, thread_ts: str | None = None, **fields: Any) -> Message:
         """Add a message; a reply to a reply goes to the parent's thread, as in Slack."""

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
-from localslack.blocks import MAX_VIEW_BLOCKS, check_blocks, check_message
+from localslack.blocks import check_message, check_view
 from localslack.faults import Faults
 from localslack.params import JSON, BadRequest, bearer, field_bytes, read_params
 from localslack.state import (
     BOT_ID,
     BOT_NAME,
     BOT_USER_ID,
+    MALFORMED,
     ApiError,
     Message,
     RecordedCall,
@@ -80,11 +80,14 @@ class WebApi:
         if token != self.token:
             return _answer(call, {"ok": False, "error": "invalid_auth"})
         if error is not None:
+            self.ws.refuse(f"{method}: {error}")
             return _answer(call, {"ok": False, "error": error})
         try:
             body = {"ok": True, **handler(params)}
         except ApiError as failure:
-            body = {"ok": False, "error": failure.code}
+            body = failure.body()
+            if failure.code in MALFORMED:
+                self.ws.refuse(f"{method}: {failure}")
         return _answer(call, body)
 
     # -- auth, people, channels ----------------------------------------------------------------
@@ -122,6 +125,7 @@ class WebApi:
         return {"messages": [m.to_dict() for m in reversed(messages)], "has_more": False}
 
     def replies(self, params: JSON) -> JSON:
+        _require(params, "channel", "ts")
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
         try:
             parent = self.ws.find(channel, ts)
@@ -134,16 +138,18 @@ class WebApi:
     # -- messages ------------------------------------------------------------------------------
 
     def post_message(self, params: JSON) -> JSON:
+        _require(params, "channel")
         channel = self.ws.channel(params.get("channel"))
         fields = _message_fields(params)
         if not any(fields.get(k) for k in ("text", "blocks", "attachments")):
             raise ApiError("no_text")
-        thread_ts = params.get("thread_ts") or None
+        thread_ts = _timestamp(params, "thread_ts")
         message = self.ws.post(channel.id, thread_ts=thread_ts, **fields)
         return {"channel": channel.id, "ts": message.ts, "message": message.to_dict()}
 
     def update(self, params: JSON) -> JSON:
-        message = self.ws.find(str(params.get("channel", "")), params.get("ts"))
+        _require(params, "channel", "ts")
+        message = self.ws.find(str(params["channel"]), _timestamp(params, "ts"))
         if message.user != BOT_USER_ID:
             raise ApiError("cant_update_message")
         fields = _message_fields(params)
@@ -166,6 +172,7 @@ class WebApi:
         return {"channel": message.channel, "ts": message.ts}
 
     def post_ephemeral(self, params: JSON) -> JSON:
+        _require(params, "channel", "user")
         channel = self.ws.channel(params.get("channel"))
         if params.get("user") not in self.ws.users:
             raise ApiError("user_not_in_channel")
@@ -177,26 +184,30 @@ class WebApi:
             str(params["user"]),
             text=fields["text"],
             blocks=fields["blocks"],
-            thread_ts=params.get("thread_ts") or None,
+            thread_ts=_timestamp(params, "thread_ts"),
         )
         return {"message_ts": self.ws.ephemerals[-1].message_ts}
 
     def get_permalink(self, params: JSON) -> JSON:
+        _require(params, "channel", "message_ts")
         message = self.ws.find(str(params.get("channel", "")), params.get("message_ts"))
         return {"channel": message.channel, "permalink": permalink(self.base_url(), message)}
 
     # -- views ---------------------------------------------------------------------------------
 
     def views_open(self, params: JSON) -> JSON:
+        _require(params, "trigger_id", "view")
+        view = check_view(params["view"])
         user = self.ws.check_trigger(params.get("trigger_id"))
-        view = _view_payload(params)
         return {"view": self.ws.open_view(view, user).view}
 
     def views_update(self, params: JSON) -> JSON:
+        _require(params, "view")
+        view = check_view(params["view"])
         view_id = params.get("view_id")
         external_id = params.get("external_id")
         if not view_id and not external_id:
-            raise ApiError("invalid_arguments")
+            raise ApiError("invalid_arguments", ["missing required field: view_id"])
         matches = [
             v
             for v in self.ws.views
@@ -207,15 +218,21 @@ class WebApi:
         target = matches[-1]
         if params.get("hash") and params["hash"] != target.view.get("hash"):
             raise ApiError("hash_conflict")
-        self.ws.replace_view(target, _view_payload(params))
+        self.ws.replace_view(target, view)
         return {"view": target.view}
 
     # -- files (the files_upload_v2 sequence) --------------------------------------------------
 
     def get_upload_url(self, params: JSON) -> JSON:
-        filename, length = params.get("filename"), params.get("length")
-        if not filename or length is None or not str(length).isdigit():
-            raise ApiError("invalid_arguments")
+        _require(params, "filename", "length")
+        filename, length = params["filename"], params["length"]
+        if not str(length).isdigit() or int(length) < 1:
+            raise ApiError("invalid_arguments", ["must be more than 0 [json-pointer:/length]"])
+        alt = params.get("alt_txt")
+        if alt is not None and len(str(alt)) > 1000:
+            raise ApiError(
+                "invalid_arguments", ["must be less than 1001 characters [json-pointer:/alt_txt]"]
+            )
         file = UploadedFile(
             id=self.ws.next_id("F"),
             filename=str(filename),
@@ -242,11 +259,23 @@ class WebApi:
         return web.Response(text=f"OK - {len(file.content)}", content_type="text/plain")
 
     def complete_upload(self, params: JSON) -> JSON:
+        _require(params, "files")
         entries = params.get("files")
-        if not isinstance(entries, list) or not entries:
-            raise ApiError("invalid_arguments")
+        if not isinstance(entries, list) or not entries or len(entries) > 100:
+            raise ApiError(
+                "invalid_arguments", ["must be an array of 1 to 100 files [json-pointer:/files]"]
+            )
+        if params.get("thread_ts") and not params.get("channel_id"):
+            raise ApiError(
+                "invalid_arguments", ["thread_ts requires channel_id [json-pointer:/thread_ts]"]
+            )
         files = []
-        for entry in entries:
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not entry.get("id"):
+                raise ApiError(
+                    "invalid_arguments",
+                    [f"missing required field: id [json-pointer:/files/{index}]"],
+                )
             file = self.ws.file(str(entry.get("id")))
             if file is None or not file.uploaded:
                 raise ApiError("file_not_found")
@@ -277,22 +306,38 @@ def permalink(base_url: str, message: Message) -> str:
 
 
 def _message_fields(params: JSON) -> JSON:
-    fields: JSON = {
-        "text": str(params.get("text") or ""),
+    text = params.get("text")
+    check_message(text, params.get("blocks"))
+    if params.get("attachments") is not None and not isinstance(params["attachments"], list):
+        raise ApiError("invalid_attachments")
+    for name in ("mrkdwn", "unfurl_links", "unfurl_media", "reply_broadcast"):
+        if name in params and str(params[name]).lower() not in {"true", "false", "1", "0"}:
+            raise ApiError("invalid_arguments", [f"expected boolean [json-pointer:/{name}]"])
+    return {
+        "text": str(text or ""),
         "blocks": params.get("blocks") or None,
         "attachments": params.get("attachments") or None,
         "metadata": params.get("metadata") or None,
     }
-    check_message(fields["text"], fields["blocks"])
-    return fields
 
 
-def _view_payload(params: JSON) -> JSON:
-    view: Any = params.get("view")
-    if not isinstance(view, dict) or view.get("type") not in {"modal", "home"}:
-        raise ApiError("invalid_arguments")
-    check_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS)
-    return view
+def _require(params: JSON, *names: str) -> None:
+    """Slack's answer to a missing required argument: invalid_arguments, naming it."""
+    missing = [name for name in names if params.get(name) in (None, "")]
+    if missing:
+        raise ApiError("invalid_arguments", [f"missing required field: {name}" for name in missing])
+
+
+def _timestamp(params: JSON, name: str) -> str | None:
+    """A message timestamp argument (`1712345678.000100`), or None when not given."""
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    text = str(value)
+    seconds, dot, micros = text.partition(".")
+    if not (seconds.isdigit() and dot and micros.isdigit()):
+        raise ApiError("invalid_arguments", [f"must be a message timestamp [json-pointer:/{name}]"])
+    return text
 
 
 def _user_dict(user: User, team_id: str) -> JSON:

@@ -20,7 +20,9 @@ from bot.slack.replies import tests_line
 MAX_FILES = 15
 DIFF_PREVIEW_LIMIT = 2500
 FILES_LIMIT = 2800
-FEEDBACK_LIMIT = 4000  # ReviewDecision.feedback's own limit
+# A plain_text_input's max_length may be 1 to 3000: Slack refuses the whole modal
+# (views.open answers invalid_arguments) for anything more.
+FEEDBACK_LIMIT = 3000
 
 
 def diff_filename(request: ReviewRequest) -> str:

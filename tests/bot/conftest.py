@@ -25,12 +25,14 @@ StartBot = Callable[..., AbstractAsyncContextManager[BotHandle]]
 
 @pytest.fixture
 async def slack() -> AsyncIterator[LocalSlack]:
+    """LocalSlack, strict as Slack: each test ends by proving Slack took every call."""
     local = LocalSlack(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
     await local.start()
     try:
         yield local
     finally:
         await local.stop()
+    assert local.refusals == [], "the bot sent what Slack would refuse"
 
 
 @pytest.fixture

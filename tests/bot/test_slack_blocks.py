@@ -22,6 +22,7 @@ from bot.slack.blocks import feedback_modal, review_message
 from bot.slack.cards import progress_message, root_message
 from bot.slack.ids import FeedbackContext, ReviewRef
 from bot.slack.runview import CloseReview, PostReview, Reply, RunView
+from localslack.blockkit import message_problems, view_problems
 
 REF = ReviewRef("0123456789ab", "f" * 32)
 
@@ -47,6 +48,7 @@ def _buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _within_limits(blocks: list[dict[str, Any]]) -> None:
+    assert message_problems(blocks) == []
     assert len(blocks) <= 50
     for raw in blocks:
         block = Block.parse(raw)
@@ -120,6 +122,8 @@ def test_blocks_feedback_modal_carries_review() -> None:
     assert field["block_id"] == ids.FEEDBACK_BLOCK
     assert field["element"]["action_id"] == ids.FEEDBACK_INPUT
     assert field["element"]["multiline"] is True
+    assert field["element"]["max_length"] == 3000  # Slack refuses the modal above 3000
+    assert view_problems(view) == []
 
 
 def test_runview_checklist_follows_steps_and_revisions() -> None:

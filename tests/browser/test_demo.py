@@ -24,6 +24,7 @@ async def demo(page: Page, tmp_path: Path) -> AsyncIterator[Demo]:
     env = {"TASKMASTER_DATA_DIR": str(tmp_path / "data")}
     async with demo_running(load_settings(env, env_file=None), env, port=0) as running:
         yield running
+    assert running.slack.refusals == [], "the bot sent what Slack would refuse"
 
 
 async def start_run(page: Page, demo: Demo, ticket: str) -> tuple[Locator, Locator]:

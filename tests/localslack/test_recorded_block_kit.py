@@ -35,6 +35,7 @@ async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
     env = {"TASKMASTER_DATA_DIR": str(tmp_path / "data")}
     async with demo_running(load_settings(env, env_file=None), env, port=0) as running:
         yield running
+    assert running.slack.refusals == [], "the bot sent what Slack would refuse"
 
 
 async def test_every_block_kit_message_of_a_recorded_run_parses(demo: Demo) -> None:
