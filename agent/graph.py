@@ -14,7 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agent.deps import Deps
-from agent.nodes import deliver, implement, intake, plan, review, verify
+from agent.nodes import deliver, implement, intake, plan, reject, review, verify
 from agent.state import RunState
 
 Graph = CompiledStateGraph[RunState, None, RunState, RunState]
@@ -31,11 +31,14 @@ def build_graph(deps: Deps) -> StateGraph[RunState, None, RunState, RunState]:
         "verify", partial(verify.verify, deps=deps), destinations=("implement", "prepare_review")
     )
     graph.add_node("prepare_review", partial(review.prepare_review, deps=deps))
-    graph.add_node("review", review.review, destinations=("push", "implement", "discard", "review"))
+    graph.add_node(
+        "review", review.review, destinations=("push", "implement", "note_rejection", "review")
+    )
     graph.add_node("push", partial(deliver.push, deps=deps))
     graph.add_node("open_pull_request", partial(deliver.open_pull_request, deps=deps))
     graph.add_node("report", partial(deliver.report, deps=deps))
     graph.add_node("finish", deliver.finish)
+    graph.add_node("note_rejection", partial(reject.note_rejection, deps=deps))
     graph.add_node("discard", deliver.discard)
 
     graph.add_edge(START, "load_ticket")
@@ -49,6 +52,7 @@ def build_graph(deps: Deps) -> StateGraph[RunState, None, RunState, RunState]:
     graph.add_edge("open_pull_request", "report")
     graph.add_edge("report", "finish")
     graph.add_edge("finish", END)
+    graph.add_edge("note_rejection", "discard")
     graph.add_edge("discard", END)
     return graph
 

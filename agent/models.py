@@ -100,6 +100,9 @@ class ReviewRequest(Model):
     # What people must not miss: how the tests ran (sandbox off, network on) and
     # changes a diff hides (CI workflows, executable bits, binaries...), in plain words.
     warnings: tuple[str, ...] = ()
+    # From review 2 on: what changed since the review before it (a diff between the two
+    # reviewed trees), so a reviewer need not read the whole change again.
+    since_last: str | None = None
 
 
 class ReviewDecision(Model):
@@ -109,6 +112,23 @@ class ReviewDecision(Model):
     by: str
     feedback: str = Field("", max_length=4000)
     by_name: str = ""  # how to name the person where their id means nothing (a pull request)
+
+    @property
+    def who(self) -> str:
+        return self.by_name or self.by
+
+
+class Note(Model):
+    """A person's words for a running run (a reply in its Slack thread, say).
+
+    The run hands them to the model at its next turn; `id` orders them and lets the
+    graph's state remember which ones the model has been shown.
+    """
+
+    id: int
+    by: str
+    by_name: str = ""
+    text: str
 
     @property
     def who(self) -> str:

@@ -56,6 +56,18 @@ The reviewer asked for changes (review {iteration}):
 Make these changes, run the tests, then call finish again."""
 
 
+PERSON_SAID = """\
+{who} wrote to you while you work (a reply in the run's thread):
+
+{text}
+
+Take it into account from now on."""
+
+
+def person_said(who: str, text: str) -> str:
+    return PERSON_SAID.format(who=who, text=text.strip())
+
+
 def system_prompt(guide_name: str | None, guide_text: str) -> str:
     guide = GUIDE.format(name=guide_name, text=guide_text.strip()) if guide_name else ""
     return SYSTEM.format(guide=guide)

@@ -37,10 +37,13 @@ class RunState(TypedDict, total=False):
     summary: str
     tests: Json | None
     test_fixes: int
+    heard: int  # the last note (a person's message to the run) the model was shown
     # review
     iteration: int
     review: Json | None
+    review_tree: str | None  # the tree the last review showed: the next shows what changed
     decision: Json | None
+    rejection_comment_id: str | None
     # delivery: each outside effect, recorded as it happens so a retry skips it
     pushed_sha: str | None
     pull_request: Json | None

@@ -308,3 +308,16 @@ def link_comment(text: str, link_text: str, url: str) -> Node:
         {"type": "text", "text": link_text, "marks": [{"type": "link", "attrs": {"href": url}}]}
     )
     return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": content}]}
+
+
+def paragraph_comment(text: str) -> Node:
+    """An ADF comment body: `text` as paragraphs, one per block of lines."""
+    paragraphs = [part.strip() for part in text.split("\n\n") if part.strip()] or [text]
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": part}]}
+            for part in paragraphs
+        ],
+    }

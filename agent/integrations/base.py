@@ -44,6 +44,10 @@ class TicketSource(Protocol):
         """Move the ticket to the configured status; the status's name, or None if none is set."""
         ...
 
+    async def note(self, ticket: Ticket, text: str) -> str:
+        """Leave a plain comment on the ticket (a rejection and its reason); its id."""
+        ...
+
 
 class CodeHost(Protocol):
     """Where the repository lives and where pull requests are opened."""

@@ -35,7 +35,8 @@ def _scripted(provider: str, location: str) -> ModelFactory:
 
     def factory(key: str) -> BaseChatModel:
         # Read per run, so a script edited between runs is picked up without a restart.
-        return ScriptedChatModel(load_script(path, key))
+        script = load_script(path, key)
+        return ScriptedChatModel(script.turns, then=script.then)
 
     return factory
 

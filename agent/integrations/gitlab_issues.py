@@ -127,6 +127,12 @@ class GitLabTicketSource:
                 return None
             page += 1
 
+    async def note(self, ticket: Ticket, text: str) -> str:
+        """A plain note on the issue (a rejection and its reason)."""
+        ref = self._ref(ticket.key)
+        reply = await self.api.call("POST", f"{ref.path}/notes", json_body={"body": text})
+        return str(_field(reply.data, "id"))
+
     async def transition(self, ticket: Ticket) -> str | None:
         """Add GITLAB_DONE_LABELS, if set; adding labels it already has changes nothing."""
         if not self.done_labels:

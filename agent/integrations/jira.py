@@ -100,6 +100,14 @@ class JiraTicketSource:
         reply = await self.api.call("POST", path, json_body={"body": body})
         return str(_get(reply.data, "id"))
 
+    async def note(self, ticket: Ticket, text: str) -> str:
+        _check_key(ticket.key)
+        body = adf.paragraph_comment(text)
+        reply = await self.api.call(
+            "POST", f"/rest/api/3/issue/{ticket.key}/comment", json_body={"body": body}
+        )
+        return str(_get(reply.data, "id"))
+
     async def _find_comment(self, path: str, url: str) -> str | None:
         start = 0
         while True:

@@ -192,3 +192,13 @@ class LocalTicketSource:
 
     async def transition(self, ticket: Ticket) -> str | None:
         return None  # local tickets have no workflow to move through
+
+    async def note(self, ticket: Ticket, text: str) -> str:
+        def same(entry: Entry) -> bool:
+            return entry.get("ticket") == ticket.key and entry.get("body") == text
+
+        def make(entries: list[Entry]) -> Entry:
+            return {"id": str(len(entries) + 1), "ticket": ticket.key, "body": text}
+
+        entry = await asyncio.to_thread(append_once, self.comments_file, same, make)
+        return str(entry["id"])

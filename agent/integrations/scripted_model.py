@@ -4,7 +4,11 @@ It is the only stand-in in the system; tools, git and tests still run for real. 
 turn to answer is the number of `AIMessage`s it is called with: a run is one growing
 conversation kept in the checkpointed graph state, so the count survives a restart
 without any counter of its own. When the script ends the call fails at once with
-`model_output`; it never wraps around and never waits.
+`model_output`; it never wraps around and never waits. A script may instead name a
+`then` turn, answered to every call past its end: the demo's scripts use it to
+finish further review rounds, saying in its text that it is a scripted model.
+
+A script file is a JSON list of turns, or `{"turns": [...], "then": {...}}`.
 """
 
 from __future__ import annotations
@@ -45,16 +49,31 @@ class ScriptTurn(BaseModel):
     tool_calls: tuple[ScriptToolCall, ...] = ()
 
 
-Script = TypeAdapter(list[ScriptTurn])
+class ScriptFile(BaseModel):
+    """A script with its turns and, optionally, the turn that answers every call after them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    turns: tuple[ScriptTurn, ...]
+    then: ScriptTurn | None = None
+
+
+Script = TypeAdapter(list[ScriptTurn] | ScriptFile)
 
 
 class ScriptedChatModel(BaseChatModel):
-    """A chat model that answers call N with turn N of its script."""
+    """A chat model that answers call N with turn N of its script (or `then` past its end)."""
 
     turns: tuple[ScriptTurn, ...]
+    then: ScriptTurn | None = None
 
-    def __init__(self, turns: Sequence[ScriptTurn | dict[str, Any]], **kwargs: Any) -> None:
-        super().__init__(turns=tuple(turns), **kwargs)
+    def __init__(
+        self,
+        turns: Sequence[ScriptTurn | dict[str, Any]],
+        then: ScriptTurn | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(turns=tuple(turns), then=then, **kwargs)
 
     @property
     def _llm_type(self) -> str:
@@ -91,13 +110,16 @@ class ScriptedChatModel(BaseChatModel):
 
     def _answer(self, messages: list[BaseMessage]) -> AIMessage:
         index = sum(isinstance(message, AIMessage) for message in messages)
-        if index >= len(self.turns):
+        if index < len(self.turns):
+            turn = self.turns[index]
+        elif self.then is not None:
+            turn = self.then
+        else:
             raise TaskmasterError(
                 ErrorKind.MODEL_OUTPUT,
                 f"The scripted model has no turn {index + 1}: "
                 f"its script ended after {len(self.turns)} turns.",
             )
-        turn = self.turns[index]
         calls = [
             ToolCall(
                 name=call.name,
@@ -110,8 +132,8 @@ class ScriptedChatModel(BaseChatModel):
         return AIMessage(content=turn.content, tool_calls=calls)
 
 
-def load_script(path: Path, key: str) -> list[ScriptTurn]:
-    """The turns for ticket `key`: PATH is one JSON file for every ticket, or a folder
+def load_script(path: Path, key: str) -> ScriptFile:
+    """The script for ticket `key`: PATH is one JSON file for every ticket, or a folder
     holding `<KEY>.json` (the key as `key_slug` writes it: `#12` is `12.json`)."""
     if path.is_dir():
         file = path / f"{key_slug(key)}.json"
@@ -122,7 +144,8 @@ def load_script(path: Path, key: str) -> list[ScriptTurn]:
     else:
         raise TaskmasterError(ErrorKind.INVALID_INPUT, f"The script {path} does not exist.")
     try:
-        return Script.validate_python(json.loads(file.read_text(encoding="utf-8")))
+        script = Script.validate_python(json.loads(file.read_text(encoding="utf-8")))
+        return script if isinstance(script, ScriptFile) else ScriptFile(turns=tuple(script))
     except json.JSONDecodeError as exc:
         reason = f"not JSON (line {exc.lineno})"
     except ValidationError as exc:

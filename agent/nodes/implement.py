@@ -10,6 +10,7 @@ from pathlib import Path
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from agent import prompts
 from agent.deps import Deps
 from agent.errors import ErrorKind, TaskmasterError
 from agent.events import Step, TestsRan, ToolUsed, emit
@@ -31,17 +32,32 @@ async def implement(state: RunState, deps: Deps) -> Json:
             f"The agent used all {deps.settings.max_steps} steps without finishing "
             "(TASKMASTER_MAX_STEPS).",
         )
+    heard, said = await _what_people_said(state, deps)
     model = deps.model_for(state["ticket_key"]).bind_tools(IMPLEMENT_TOOLS)
-    answer = await model.ainvoke(state["messages"])
+    answer = await model.ainvoke([*state["messages"], *said])
     if not isinstance(answer, AIMessage):
         raise TaskmasterError(ErrorKind.MODEL_OUTPUT)
     thought = answer.text.strip()
     if thought:
         emit(ToolUsed(line=thought[:THOUGHT_LIMIT]))
-    messages: list[AIMessage | HumanMessage] = [answer]
+    messages: list[AIMessage | HumanMessage] = [*said, answer]
     if not answer.tool_calls:
         messages.append(HumanMessage(NUDGE))
-    return {"messages": messages, "turns": turns + 1}
+    return {"messages": messages, "turns": turns + 1, "heard": heard}
+
+
+async def _what_people_said(state: RunState, deps: Deps) -> tuple[int, list[HumanMessage]]:
+    """Notes people left for the run since the model last looked, as their words.
+
+    `heard` (the last note id shown) is checkpointed with the turn, so a turn run again
+    after a crash shows the same notes, and no note is shown twice.
+    """
+    heard = state.get("heard", 0)
+    notes = await deps.inbox.notes_after(state["run_id"], heard)
+    for note in notes:
+        emit(ToolUsed(line=f"reading {note.who}'s message"))
+    said = [HumanMessage(prompts.person_said(note.who, note.text)) for note in notes]
+    return (notes[-1].id if notes else heard), said
 
 
 def after_implement(state: RunState) -> str:

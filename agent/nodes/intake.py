@@ -25,7 +25,9 @@ SETUP_OUTPUT_SHOWN = 1500
 async def load_ticket(state: RunState, deps: Deps) -> Json:
     key = deps.tickets.parse_key(state["ticket_key"])  # checked at create; again before any URL
     emit(Step(name="ticket", status="started"))
-    ticket = await deps.tickets.fetch(key)
+    # A surface may have fetched it already, to refuse an unknown ticket before a run starts.
+    known = state.get("ticket")
+    ticket = Ticket.model_validate(known) if known else await deps.tickets.fetch(key)
     emit(TicketLoaded(ticket=ticket))
     emit(Step(name="ticket", status="done"))
     return {"ticket": ticket.model_dump(mode="json")}

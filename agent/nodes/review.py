@@ -20,13 +20,19 @@ from agent.deps import Deps
 from agent.events import DecisionMade, Step, emit
 from agent.models import Plan, ReviewDecision, ReviewRequest, TestResult, Ticket
 from agent.review_warnings import review_warnings
+from agent.reviewed_trees import diff_since
 from agent.state import Json, RunState
 
 
 async def prepare_review(state: RunState, deps: Deps) -> Json:
     emit(Step(name="review", status="started"))
-    change = await collect_change(Path(state["workspace"]), state["base_sha"], deps.redact)
+    workspace = Path(state["workspace"])
+    change = await collect_change(workspace, state["base_sha"], deps.redact)
     iteration = state.get("iteration", 1)
+    previous = state.get("review_tree")
+    since_last = (
+        deps.redact(await diff_since(workspace, previous, change.tree)) if previous else None
+    )
     tests = state.get("tests")
     request = ReviewRequest(
         ticket=Ticket.model_validate(state["ticket"]),
@@ -40,11 +46,14 @@ async def prepare_review(state: RunState, deps: Deps) -> Json:
         touches_tests=change.touches_tests,
         summary=state.get("summary", ""),
         warnings=review_warnings(change, deps.sandbox.warnings()),
+        since_last=since_last,
     )
-    return {"review": request.model_dump(mode="json")}
+    return {"review": request.model_dump(mode="json"), "review_tree": change.tree}
 
 
-async def review(state: RunState) -> Command[Literal["push", "implement", "discard", "review"]]:
+async def review(
+    state: RunState,
+) -> Command[Literal["push", "implement", "note_rejection", "review"]]:
     request = ReviewRequest.model_validate(state["review"])
     decision = ReviewDecision.model_validate(interrupt(request.model_dump(mode="json")))
     emit(DecisionMade(action=decision.action, by=decision.by, feedback=decision.feedback))
@@ -53,7 +62,7 @@ async def review(state: RunState) -> Command[Literal["push", "implement", "disca
     if decision.action == "approve":
         return Command(goto="push", update=update)
     if decision.action == "reject":
-        return Command(goto="discard", update=update)
+        return Command(goto="note_rejection", update=update)
     if request.revisions_left <= 0:
         # The run lifecycle refuses this before resuming; if one gets here, ask again.
         return Command(goto="review", update=update)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -31,7 +31,14 @@ from agent.events import (
     parse_event,
 )
 from agent.graph import Graph
-from agent.models import FinalStatus, PullRequest, ReviewDecision, ReviewRequest
+from agent.models import (
+    FinalStatus,
+    Note,
+    PullRequest,
+    ReviewDecision,
+    ReviewRequest,
+    Ticket,
+)
 from agent.runs.checkpoints import prune, thread_id
 from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name
 from agent.runs.store import RunRecord, RunStore, TicketBusy
@@ -103,11 +110,41 @@ class RunManager:
         """Register a run for `key`; raises `TicketBusy` while another run has the ticket."""
         return await self.store.create(self.normalize_key(key), requester, channel)
 
-    def launch(self, run: RunRecord, *, thread_url: str | None = None) -> asyncio.Task[RunRecord]:
+    async def fetch_ticket(self, key: str) -> Ticket:
+        """The ticket, or the `TaskmasterError` (not found, no access...) before any run exists.
+
+        A surface calls it first so a bad key is answered to the person who typed it,
+        and hands the ticket to `launch`, so the run does not fetch it again.
+        """
+        return await self._deps.tickets.fetch(self.normalize_key(key))
+
+    async def open_pull_request(self, key: str) -> PullRequest | None:
+        """A pull request an earlier run of this ticket opened that is still open, if any."""
+        for run in await self.store.delivered_for(self.normalize_key(key)):
+            assert run.pull_request is not None
+            found = await self._deps.code_host.find_pull_request(run.pull_request.branch)
+            if found is not None:
+                return found
+        return None
+
+    def launch(
+        self, run: RunRecord, *, thread_url: str | None = None, ticket: Ticket | None = None
+    ) -> asyncio.Task[RunRecord]:
         """Begin a created run in the background."""
-        initial = {"run_id": run.run_id, "ticket_key": run.ticket, "thread_url": thread_url}
+        initial: dict[str, Any] = {
+            "run_id": run.run_id,
+            "ticket_key": run.ticket,
+            "thread_url": thread_url,
+        }
+        if ticket is not None:
+            initial["ticket"] = ticket.model_dump(mode="json")
         first = RunStarted(ticket=run.ticket, requester=run.requester)
         return self._spawn(run, initial, first_event=first)
+
+    async def abandon(self, run_id: str, message: str) -> None:
+        """A created run that could not begin (its surface could not show it): failed, with
+        `message`, never recorded as anybody's cancel. `resume` can still start it."""
+        await self.store.transition(run_id, "failed", only_from=("running",), error=message)
 
     async def start(self, key: str, requester: str) -> RunRecord:
         run = await self.create(key, requester)
@@ -151,6 +188,32 @@ class RunManager:
         resume: Command[Any] = Command(resume={pending_id: decision.model_dump(mode="json")})
         self._spawn(claimed, resume)
         return claimed
+
+    async def tell(
+        self, run_id: str, text: str, *, by: str, by_name: str = ""
+    ) -> Literal["noted", "revise"]:
+        """Hand a person's words to a run.
+
+        While it works they reach the model at its next turn ("noted"); while it waits
+        for a review they are a request for changes, through the same claim as any
+        other decision ("revise"). Anything else is `RunRefused`.
+        """
+        run = await self._known(run_id)
+        if run.delivering:
+            raise RunRefused("not_allowed", "It was approved and is being delivered.", run)
+        if run.status == "awaiting_review":
+            decision = ReviewDecision(action="revise", by=by, by_name=by_name, feedback=text)
+            await self.decide(run_id, decision)
+            return "revise"
+        if run.status not in ("running", "resuming"):
+            raise RunRefused(
+                "finished", f"This run is {run.status}; it takes no more messages.", run
+            )
+        await self.store.add_note(run_id, by, by_name, text)
+        return "noted"
+
+    async def notes(self, run_id: str, after: int = 0) -> list[Note]:
+        return await self.store.notes_after(run_id, after)
 
     # -- continuing, cancelling, recovering ---------------------------------------------
 
@@ -334,13 +397,11 @@ class RunManager:
                 raise TaskmasterError(ErrorKind.INTERNAL, "The run stopped before it finished.")
         pull_request = snapshot.values.get("pull_request")
         decision = snapshot.values.get("decision") or {}
+        opened = PullRequest.model_validate(pull_request) if pull_request else None
+        if opened is not None:
+            await self.store.set_pull_request(run.run_id, opened)
         await self.store.transition(run.run_id, outcome, only_from=("running",))
-        await self._finish(
-            run,
-            outcome,
-            PullRequest.model_validate(pull_request) if pull_request else None,
-            by=decision.get("by"),
-        )
+        await self._finish(run, outcome, opened, by=decision.get("by"))
 
     async def _finish(
         self,

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from agent.models import ACTIVE_STATUSES, ReviewDecision, RunStatus
+from agent.models import ACTIVE_STATUSES, Note, PullRequest, ReviewDecision, RunStatus
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -53,6 +53,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN owner TEXT;
     ALTER TABLE runs ADD COLUMN lease_until REAL;
     """,
+    """
+    ALTER TABLE runs ADD COLUMN pull_request TEXT;
+    CREATE INDEX runs_by_thread ON runs (channel, root_ts);
+    CREATE TABLE notes (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id      TEXT NOT NULL,
+        author      TEXT NOT NULL,
+        author_name TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX notes_by_run ON notes (run_id, id);
+    """,
 )
 
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
@@ -83,6 +96,12 @@ class RunRecord:
     cancelled_by: str | None = None
     owner: str | None = None  # the process driving the run, while its lease lasts
     lease_until: float | None = None
+    pull_request: PullRequest | None = None  # what a delivered run opened
+
+    @property
+    def delivering(self) -> bool:
+        """Approved and being delivered: past the point where it can be cancelled."""
+        return self.active and self.decision is not None and self.decision.action == "approve"
 
     @property
     def active(self) -> bool:
@@ -98,15 +117,18 @@ class RunRecord:
             "decided_by": self.decision.by if self.decision else None,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "pull_request": self.pull_request.url if self.pull_request else None,
         }
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> RunRecord:
         data = dict(zip(row.keys(), tuple(row), strict=True))
         decision = data.pop("decision")
+        pull_request = data.pop("pull_request")
         return cls(
             **data,
             decision=ReviewDecision.model_validate_json(decision) if decision else None,
+            pull_request=PullRequest.model_validate_json(pull_request) if pull_request else None,
         )
 
 
@@ -181,6 +203,26 @@ class RunStore:
 
     async def active_for(self, ticket: str) -> RunRecord | None:
         rows = await self._select(f"WHERE ticket = ? AND status IN ({_ACTIVE_SQL})", (ticket,))
+        return rows[0] if rows else None
+
+    async def latest_for(self, ticket: str) -> RunRecord | None:
+        """The ticket's most recent run, whatever its status."""
+        rows = await self._select(
+            "WHERE ticket = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", (ticket,)
+        )
+        return rows[0] if rows else None
+
+    async def delivered_for(self, ticket: str) -> list[RunRecord]:
+        """The ticket's runs that opened a pull request, newest first."""
+        return await self._select(
+            "WHERE ticket = ? AND status = 'done' AND pull_request IS NOT NULL "
+            "ORDER BY created_at DESC, rowid DESC",
+            (ticket,),
+        )
+
+    async def in_thread(self, channel: str, root_ts: str) -> RunRecord | None:
+        """The run whose thread starts at this message (a surface's root message)."""
+        rows = await self._select("WHERE channel = ? AND root_ts = ?", (channel, root_ts))
         return rows[0] if rows else None
 
     async def recent(self, *, active_only: bool = False, limit: int = 100) -> list[RunRecord]:
@@ -279,6 +321,31 @@ class RunStore:
             (decision.model_dump_json(), _now(), run_id, interrupt_id),
         )
         return cursor.rowcount == 1
+
+    async def set_pull_request(self, run_id: str, pull_request: PullRequest) -> None:
+        await self._conn.execute(
+            "UPDATE runs SET pull_request = ?, updated_at = ? WHERE run_id = ?",
+            (pull_request.model_dump_json(), _now(), run_id),
+        )
+
+    async def add_note(self, run_id: str, by: str, by_name: str, text: str) -> Note:
+        """Keep a person's words for the run; the model is shown them at its next turn."""
+        cursor = await self._conn.execute(
+            "INSERT INTO notes (run_id, author, author_name, text, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (run_id, by, by_name, text, _now()),
+        )
+        assert cursor.lastrowid is not None
+        return Note(id=cursor.lastrowid, by=by, by_name=by_name, text=text)
+
+    async def notes_after(self, run_id: str, after: int) -> list[Note]:
+        """The run's notes newer than `after` (a note id), oldest first."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT id, author, author_name, text FROM notes WHERE run_id = ? AND id > ? "
+            "ORDER BY id",
+            (run_id, after),
+        )
+        return [Note(id=row[0], by=row[1], by_name=row[2], text=row[3]) for row in rows]
 
     async def set_messages(self, run_id: str, **timestamps: str | None) -> None:
         """Remember where a surface shows the run (Slack channel and message timestamps)."""

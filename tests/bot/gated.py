@@ -1,43 +1,47 @@
 """A slow model for tests: the scripted model, held at a gate the test opens.
 
 The model is the one thing the tests cannot call for real, so a slow model is an
-honest test double: the run manager is built exactly as `open_runtime` builds it,
-with this model factory in its `Deps`, and passed to the bot as its runtime.
-The rest mirrors `agent.runs.runtime.open_runtime`.
+honest test double: the runtime is `open_runtime` itself, with this model put into
+its `Deps` through the `adjust` seam. The gate also keeps what the model was shown
+at each call, so a test can see what reached it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
-import aiohttp
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
-from agent.graph import compile_graph
-from agent.integrations import registry
+from agent.deps import Deps
 from agent.integrations.scripted_model import ScriptedChatModel
-from agent.runs.checkpoints import open_checkpointer
-from agent.runs.manager import EventSink, RunManager
-from agent.runs.store import RunStore
-from agent.settings import Settings
+from agent.runs.runtime import open_runtime
 
 
 class Gate:
-    """Holds every model call until `open()`; `waiting` is set while a call is held."""
+    """Holds every model call until `open()`; `waiting` is set while a call is held.
 
-    def __init__(self) -> None:
+    `calls` has the messages of every call the model answered, in order.
+    """
+
+    def __init__(self, *, opened: bool = False) -> None:
         self.opened = asyncio.Event()
         self.waiting = asyncio.Event()
+        self.calls: list[list[BaseMessage]] = []
+        if opened:
+            self.opened.set()
 
     def open(self) -> None:
         self.opened.set()
+
+    def close(self) -> None:
+        self.opened.clear()
+        self.waiting.clear()
 
 
 def gated_runtime(gate: Gate) -> Any:
@@ -53,31 +57,18 @@ def gated_runtime(gate: Gate) -> Any:
         ) -> ChatResult:
             gate.waiting.set()
             await gate.opened.wait()
+            gate.waiting.clear()
+            gate.calls.append(list(messages))
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
 
-    @asynccontextmanager
-    async def runtime(
-        settings: Settings, environ: Mapping[str, str], sink: EventSink
-    ) -> AsyncIterator[RunManager]:
-        scripted = registry.chat_model(settings)
+    def adjust(deps: Deps) -> Deps:
+        scripted = deps.model_for
 
         def model_for(key: str) -> BaseChatModel:
             model = scripted(key)
             assert isinstance(model, ScriptedChatModel)
-            return GatedModel(turns=model.turns)
+            return GatedModel(turns=model.turns, then=model.then)
 
-        async with aiohttp.ClientSession() as http:
-            deps = replace(registry.build_deps(settings, http, environ), model_for=model_for)
-            store = await RunStore.open(settings.db_path)
-            try:
-                async with open_checkpointer(settings.db_path) as checkpointer:
-                    graph = compile_graph(deps, checkpointer)
-                    manager = RunManager(graph, store, checkpointer, deps, sink)
-                    try:
-                        yield manager
-                    finally:
-                        await manager.aclose()
-            finally:
-                await store.close()
+        return replace(deps, model_for=model_for)
 
-    return runtime
+    return partial(open_runtime, adjust=adjust)

@@ -187,6 +187,19 @@ async def test_gitlab_fetch_checks_the_key_before_any_request(
     assert gitlab.requests == []
 
 
+async def test_gitlab_plain_note_is_posted_as_given(
+    gitlab: FakeGitLab, project: Project, http: aiohttp.ClientSession
+) -> None:
+    tickets = source(gitlab, http)
+    ticket = await tickets.fetch("#12")
+
+    note_id = await tickets.note(ticket, "Rejected by ben: not now.")
+
+    [posted] = gitlab.to("POST", NOTES)
+    assert posted.body == {"body": "Rejected by ben: not now."}
+    assert [str(n["id"]) for n in gitlab.user_notes(project, 12)] == [note_id]
+
+
 async def test_gitlab_note_is_posted_once_and_reused_past_a_page_of_others(
     gitlab: FakeGitLab, project: Project, http: aiohttp.ClientSession
 ) -> None:

@@ -189,6 +189,20 @@ async def test_jira_comment_is_posted_once_and_reused(
     assert "#7" in posted["body"]["content"][0]["content"][0]["text"]
 
 
+async def test_jira_note_posts_the_text_as_paragraphs(
+    jira: FakeJira, http: aiohttp.ClientSession
+) -> None:
+    tickets = source(jira, http)
+    ticket = await tickets.fetch("TASK-101")
+
+    comment_id = await tickets.note(ticket, "Rejected by ben.\n\nWe replace this module.")
+
+    [posted] = jira.comments["TASK-101"]
+    assert posted["id"] == comment_id
+    paragraphs = [p["content"][0]["text"] for p in posted["body"]["content"]]
+    assert paragraphs == ["Rejected by ben.", "We replace this module."]
+
+
 async def test_jira_comment_whose_answer_was_lost_is_not_posted_twice(
     jira: FakeJira, http: aiohttp.ClientSession
 ) -> None:

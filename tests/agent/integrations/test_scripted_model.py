@@ -107,15 +107,15 @@ def test_load_script_from_file_serves_every_key(tmp_path: Path) -> None:
     path.write_text(json.dumps(TURNS))
 
     assert load_script(path, "TASK-1") == load_script(path, "OTHER-2")
-    assert load_script(path, "TASK-1")[2] == ScriptTurn(content="Done.")
+    assert load_script(path, "TASK-1").turns[2] == ScriptTurn(content="Done.")
 
 
 def test_load_script_from_folder_by_key(tmp_path: Path) -> None:
     (tmp_path / "TASK-1.json").write_text(json.dumps(TURNS[:1]))
 
-    turns = load_script(tmp_path, "TASK-1")
+    script = load_script(tmp_path, "TASK-1")
 
-    assert [t.content for t in turns] == ["Planning."]
+    assert [t.content for t in script.turns] == ["Planning."] and script.then is None
     with pytest.raises(TaskmasterError) as raised:
         load_script(tmp_path, "TASK-2")
     assert raised.value.kind is ErrorKind.INVALID_INPUT
@@ -142,6 +142,21 @@ def test_load_script_malformed_file_is_invalid_input_naming_it(tmp_path: Path, t
     assert str(path) in raised.value.message
 
 
+async def test_then_answers_every_call_past_the_script(tmp_path: Path) -> None:
+    then = {
+        "content": "A scripted model: nothing more to change.",
+        "tool_calls": [{"name": "finish", "args": {"summary": "no change"}}],
+    }
+    (tmp_path / "TASK-1.json").write_text(json.dumps({"turns": TURNS[:1], "then": then}))
+    script = load_script(tmp_path, "TASK-1")
+    model = ScriptedChatModel(script.turns, then=script.then)
+
+    late = [await model.ainvoke(conversation(n)) for n in (1, 5)]
+
+    assert [a.content for a in late] == [then["content"]] * 2
+    assert [a.tool_calls[0]["id"] for a in late] == ["call_2_0", "call_6_0"]  # still unique
+
+
 def test_load_script_folder_key_never_reaches_outside_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "scripts"
     folder.mkdir()
@@ -158,4 +173,4 @@ def test_load_script_folder_key_never_reaches_outside_the_folder(tmp_path: Path)
 def test_load_script_folder_names_gitlab_keys_safely(tmp_path: Path, key: str, name: str) -> None:
     (tmp_path / f"{name}.json").write_text(json.dumps(TURNS[:1]))
 
-    assert [t.content for t in load_script(tmp_path, key)] == ["Planning."]
+    assert [t.content for t in load_script(tmp_path, key).turns] == ["Planning."]
