@@ -40,6 +40,9 @@ class Settings(BaseModel):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
+    slack_review_group: str | None = Field(
+        None, alias="SLACK_REVIEW_GROUP", pattern=r"^S[A-Z0-9]+$"
+    )
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
 
     model: str | None = Field(None, alias="TASKMASTER_MODEL")

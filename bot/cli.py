@@ -2,7 +2,9 @@
 
 Exit codes: 0 finished, awaiting review, rejected or cancelled by a person, or a
 decision somebody else already made; 1 the run failed; 2 bad usage or settings,
-with one line that says what to fix.
+with one line that says what to fix; 130 stopped with Ctrl-C (the run stays where it
+was, and the command that continues it is printed). Every command printed works when
+pasted into the same shell, in the same folder.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ import getpass
 import json
 import logging
 import os
+import shlex
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from dotenv import load_dotenv
 
@@ -27,11 +33,47 @@ from agent.runs.store import RunRecord, RunStore, TicketBusy
 from agent.settings import Settings, SettingsError, load_settings
 from bot.terminal import TerminalSink
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
     """Bad usage: printed as one line, exit code 2."""
+
+
+def invocation() -> str:
+    """How this command was started, so a printed command works when pasted."""
+    started = sys.argv[0] if sys.argv else ""
+    if started.endswith(("cli.py", "__main__.py")):  # python -m bot.cli
+        return shlex.join([sys.executable, "-m", "bot.cli"])
+    name = Path(started).name or "taskmaster"
+    if shutil.which(name) and Path(shutil.which(name) or "").resolve() == Path(started).resolve():
+        return name  # on PATH: the short name is the same program
+    return shlex.quote(started)
+
+
+@dataclass
+class Session:
+    """What this command is doing, for the line Ctrl-C prints."""
+
+    run_id: str | None = None
+    demo: bool = False
+    awaiting_review: bool = False
+
+    def command(self, *words: str) -> str:
+        demo = ["--demo"] if self.demo else []
+        return " ".join([invocation(), *(shlex.quote(w) for w in (*words, *demo))])
+
+    def interrupted(self) -> str:
+        if self.run_id is None:
+            return f"taskmaster: stopped; `{invocation()} runs` shows where each run is."
+        if self.awaiting_review:
+            answer = self.command("resume", self.run_id, "approve")
+            return (
+                f"taskmaster: stopped; the run waits for review. Answer it with:\n  {answer}\n"
+                "(or reject, or revise --feedback TEXT)"
+            )
+        resume = self.command("resume", self.run_id)
+        return f"taskmaster: stopped; the run continues from where it was with:\n  {resume}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -70,19 +112,25 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    load_dotenv()  # before settings: provider keys in .env must reach LangChain's clients
+    # The .env of the folder the command runs in (not of the installed package), before
+    # settings: provider keys in it must reach LangChain's clients too.
+    load_dotenv(Path.cwd() / ".env")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    session = Session(demo=bool(getattr(args, "demo", False)))
     try:
-        return asyncio.run(dispatch(args, os.environ))
+        return asyncio.run(dispatch(args, os.environ, session))
     except (SettingsError, UsageError) as exc:
         print(f"taskmaster: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("taskmaster: stopped; `taskmaster runs` shows where each run is.", file=sys.stderr)
-        return EXIT_FAILED
+        print(session.interrupted(), file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
-async def dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+async def dispatch(
+    args: argparse.Namespace, environ: Mapping[str, str], session: Session | None = None
+) -> int:
+    session = session or Session(demo=bool(getattr(args, "demo", False)))
     overrides: dict[str, str | None] = {}
     if getattr(args, "demo", False):
         data_dir = load_settings(environ).data_dir
@@ -102,9 +150,9 @@ async def dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             await run_demo(settings, environ, port=args.port)
             return EXIT_OK
         case "run":
-            return await run_ticket(settings, environ, args)
+            return await run_ticket(settings, environ, args, session)
         case "resume":
-            return await resume_run(settings, environ, args)
+            return await resume_run(settings, environ, args, session)
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -123,7 +171,7 @@ async def list_runs(settings: Settings, *, as_json: bool) -> int:
 
 
 async def run_ticket(
-    settings: Settings, environ: Mapping[str, str], args: argparse.Namespace
+    settings: Settings, environ: Mapping[str, str], args: argparse.Namespace, session: Session
 ) -> int:
     first = _decision(args.decide, args.feedback, args.by)
     async with open_runtime(settings, environ, TerminalSink()) as manager:
@@ -136,13 +184,15 @@ async def run_ticket(
                 f"{busy.run.ticket} already has an active run {busy.run.run_id} "
                 f"({busy.run.status}); see `taskmaster runs`."
             ) from None
+        session.run_id = run.run_id
         manager.launch(run)
-        return await _follow(manager, run.run_id, first, demo=args.demo)
+        return await _follow(manager, run.run_id, first, session)
 
 
 async def resume_run(
-    settings: Settings, environ: Mapping[str, str], args: argparse.Namespace
+    settings: Settings, environ: Mapping[str, str], args: argparse.Namespace, session: Session
 ) -> int:
+    session.run_id = args.run_id
     async with open_runtime(settings, environ, TerminalSink()) as manager:
         try:
             if args.decision is None:
@@ -154,22 +204,24 @@ async def resume_run(
         except RunRefused as refused:
             print(refused.message, file=sys.stderr)
             return EXIT_OK if refused.reason == "decided" else EXIT_USAGE
-        return await _follow(manager, run.run_id, None, demo=args.demo)
+        return await _follow(manager, run.run_id, None, session)
 
 
 async def _follow(
-    manager: RunManager, run_id: str, decision: ReviewDecision | None, *, demo: bool
+    manager: RunManager, run_id: str, decision: ReviewDecision | None, session: Session
 ) -> int:
     """Wait for the run; answer reviews with `decision` once, then by asking a person."""
     while True:
+        session.awaiting_review = False
         record = await manager.wait(run_id)
         if record.status != "awaiting_review":
             return _exit_code(record)
+        session.awaiting_review = True
         if decision is None:
             decision = await _ask(record)
         if decision is None:
-            resume = f"taskmaster resume {run_id}{' --demo' if demo else ''}"
-            print(f"\nWaiting for review. Answer it with: {resume} approve")
+            answer = session.command("resume", run_id, "approve")
+            print(f"\nWaiting for review. Answer it with: {answer}")
             print("(or reject, or revise --feedback TEXT)")
             return EXIT_OK
         try:
@@ -181,20 +233,41 @@ async def _follow(
 
 
 async def _ask(record: RunRecord) -> ReviewDecision | None:
-    """Ask at the terminal; None when there is nobody to ask."""
+    """Ask at the terminal; None when there is nobody to ask (or the input ends)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return None
     prompt = "\n[a]pprove, [r]equest changes, re[j]ect, or [l]ater? "
     actions: dict[str, ReviewAction] = {"a": "approve", "r": "revise", "j": "reject"}
     while True:
-        answer = (await asyncio.to_thread(input, prompt)).strip().lower()[:1]
+        line = await read_line(prompt)
+        answer = (line or "l").strip().lower()[:1]
         if answer == "l":
             return None
         if answer in actions:
             feedback = ""
             if actions[answer] == "revise":
-                feedback = await asyncio.to_thread(input, "What should change? ")
+                feedback = await read_line("What should change? ") or ""
             return _decision(actions[answer], feedback, None)
+
+
+async def read_line(prompt: str) -> str | None:
+    """One line from the terminal, read on the event loop: no thread holds the process
+    when Ctrl-C ends it. None at the end of the input."""
+    print(prompt, end="", flush=True)
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        if not line.done():
+            line.set_result(sys.stdin.readline())
+
+    loop.add_reader(fd, readable)
+    try:
+        text = await line
+    finally:
+        loop.remove_reader(fd)
+    return text.rstrip("\n") if text else None
 
 
 def _decision(action: str | None, feedback: str, by: str | None) -> ReviewDecision | None:

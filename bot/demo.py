@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from agent.demo import demo_overrides
 from agent.settings import Settings, SettingsError
 from bot.signals import stop_on_signals
+from bot.slack.conversation import BOT_EVENTS
 from bot.slack.server import BotHandle, running_bot
 from localslack import LocalSlack
 
@@ -54,7 +55,9 @@ async def demo_running(
     block ends. Raises `SettingsError` (one line) if the port cannot be had.
     """
     slack = LocalSlack(
-        bot_token=f"xoxb-demo-{secrets.token_hex(12)}", signing_secret=secrets.token_hex(16)
+        bot_token=f"xoxb-demo-{secrets.token_hex(12)}",
+        signing_secret=secrets.token_hex(16),
+        events=BOT_EVENTS,
     )
     slack.ui.suggestions = list(SUGGESTIONS)
     try:

@@ -20,7 +20,8 @@ from localslack.blockkit import input_block_ids
 from localslack.blocks import check_message, check_view, find_action
 from localslack.params import flag
 from localslack.signing import signed_headers
-from localslack.state import APP_ID, JSON, ApiError, Message, User, View, Workspace
+from localslack.socket import SocketMode
+from localslack.state import APP_ID, JSON, ApiError, Ephemeral, Message, User, View, Workspace
 
 VERIFICATION_TOKEN = "local-verification-token"
 ACK_DEADLINE = 3.0  # seconds Slack waits for an ack before it shows the user an error
@@ -55,14 +56,23 @@ class _ResponseTarget:
     user: str
     message_ts: str | None = None
     thread_ts: str | None = None
+    ephemeral: bool = False
 
 
 class Delivery:
     """Builds Slack's payloads, signs and POSTs them, and serves the response_urls it hands out."""
 
-    def __init__(self, ws: Workspace, *, signing_secret: str, base_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        signing_secret: str,
+        base_url: Callable[[], str],
+        socket: SocketMode,
+    ) -> None:
         self.ws = ws
         self.signing_secret = signing_secret
+        self.socket = socket  # when an app is connected in Socket Mode, deliveries go there
         self.base_url = base_url  # a callable: the port is known only after start()
         self.app_url: str | None = None
         self._targets: dict[str, _ResponseTarget] = {}
@@ -97,7 +107,7 @@ class Delivery:
             "response_url": self._response_url(_ResponseTarget(room.id, person.id)),
             "trigger_id": self.ws.issue_trigger(person.id),
         }
-        result = await self._post(urlencode(form).encode(), form)
+        result = await self._post(urlencode(form).encode(), form, "slash_commands")
         reply = result.json if result.status == 200 else None
         if isinstance(reply, dict):
             # Slack shows an ack body like a response_url message (ephemeral by default).
@@ -113,11 +123,9 @@ class Delivery:
         self, channel: str, message_ts: str, action_id: str, *, user: str, value: str | None
     ) -> DeliveryResult:
         person = self._user(user)
-        try:
-            message = self.ws.find(channel, message_ts)
-        except ApiError as error:
-            raise LookupError(f"no message {message_ts} in {channel}") from error
-        block_id, element = find_action(message.blocks, action_id)
+        message, ephemeral = self._clicked(channel, message_ts, person.id)
+        blocks = message.blocks if message is not None else ephemeral.blocks if ephemeral else None
+        block_id, element = find_action(blocks, action_id)
         action: JSON = {
             "type": element.get("type", "button"),
             "action_id": action_id,
@@ -130,18 +138,45 @@ class Delivery:
         chosen = value if value is not None else element.get("value")
         if chosen is not None:
             action["value"] = chosen
+        if message is not None:
+            where = _ResponseTarget(message.channel, person.id, message.ts, message.thread_ts)
+            container = _container(message)
+            extra: JSON = {"message": message.to_dict()}
+        else:
+            assert ephemeral is not None
+            where = _ResponseTarget(
+                ephemeral.channel, person.id, ephemeral.message_ts, ephemeral.thread_ts, True
+            )
+            container = {
+                "type": "message",
+                "message_ts": ephemeral.message_ts,
+                "channel_id": ephemeral.channel,
+                "is_ephemeral": True,
+            }
+            extra = {}
         payload = {
             **self._common("block_actions", person),
-            "container": _container(message),
-            "channel": {"id": message.channel, "name": self.ws.channel(message.channel).name},
-            "message": message.to_dict(),
+            "container": container,
+            "channel": {"id": where.channel, "name": self.ws.channel(where.channel).name},
+            **extra,
             "state": {"values": {}},
-            "response_url": self._response_url(
-                _ResponseTarget(message.channel, person.id, message.ts, message.thread_ts)
-            ),
+            "response_url": self._response_url(where),
             "actions": [action],
         }
         return await self._post_payload(payload)
+
+    def _clicked(
+        self, channel: str, ts: str, user: str
+    ) -> tuple[Message, None] | tuple[None, Ephemeral]:
+        """The message clicked: one in the channel, or an ephemeral only `user` sees."""
+        try:
+            return self.ws.find(channel, ts), None
+        except ApiError:
+            pass
+        for ephemeral in self.ws.ephemerals:
+            if ephemeral.message_ts == ts and ephemeral.user == user:
+                return None, ephemeral
+        raise LookupError(f"no message {ts} in {channel}")
 
     async def submit_view(
         self, view_id: str, values: dict[str, dict[str, str]], *, user: str
@@ -232,9 +267,19 @@ class Delivery:
     def _apply(self, target: _ResponseTarget, body: JSON) -> None:
         text, blocks = str(body.get("text") or ""), body.get("blocks") or None
         if flag(body.get("delete_original")) and target.message_ts:
-            self.ws.delete(target.channel, target.message_ts)
+            if target.ephemeral:
+                self.ws.ephemerals[:] = [
+                    e for e in self.ws.ephemerals if e.message_ts != target.message_ts
+                ]
+            else:
+                self.ws.delete(target.channel, target.message_ts)
             return
         check_message(text, blocks)
+        if flag(body.get("replace_original")) and target.ephemeral:
+            for ephemeral in self.ws.ephemerals:
+                if ephemeral.message_ts == target.message_ts:
+                    ephemeral.text, ephemeral.blocks = text, blocks
+            return
         if flag(body.get("replace_original")) and target.message_ts:
             message = self.ws.find(target.channel, target.message_ts)
             message.text, message.blocks = text, blocks
@@ -278,15 +323,31 @@ class Delivery:
         return f"{self.base_url()}/response/{response_id}"
 
     async def _post_payload(self, payload: JSON) -> DeliveryResult:
-        return await self._post(urlencode({"payload": json.dumps(payload)}).encode(), payload)
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self._post(body, payload, "interactive")
 
-    async def _post(self, body: bytes, sent: JSON) -> DeliveryResult:
+    async def event(self, callback: JSON) -> int:
+        """Deliver one Events API `event_callback`; the app's status (200 when acked)."""
+        if self.socket.active:
+            status, _, _ = await self.socket.send("events_api", callback)
+            return status
+        body = json.dumps(callback).encode()
+        result = await self._http(body, callback, "application/json")
+        return result.status
+
+    async def _post(self, body: bytes, sent: JSON, kind: str) -> DeliveryResult:
+        if self.socket.active:
+            status, text, elapsed = await self.socket.send(kind, sent)
+            return DeliveryResult(status, text, elapsed, sent)
+        return await self._http(body, sent, "application/x-www-form-urlencoded")
+
+    async def _http(self, body: bytes, sent: JSON, content_type: str) -> DeliveryResult:
         if not self.app_url:
             raise RuntimeError("LocalSlack.app_url is not set: where should Slack deliver this?")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             **signed_headers(self.signing_secret, body),
         }
         started = time.perf_counter()

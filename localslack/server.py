@@ -8,8 +8,10 @@ from typing import TypeVar
 from aiohttp import web
 
 from localslack.changes import Changes
-from localslack.delivery import Delivery, DeliveryResult
+from localslack.delivery import VERIFICATION_TOKEN, Delivery, DeliveryResult
+from localslack.events import Events
 from localslack.faults import Faults
+from localslack.socket import SocketMode
 from localslack.state import (
     DEFAULT_CHANNELS,
     DEFAULT_USERS,
@@ -42,24 +44,43 @@ class LocalSlack:
         *,
         bot_token: str = "xoxb-local",
         signing_secret: str = "local-secret",
+        app_token: str | None = None,
         app_url: str | None = None,
+        events: Sequence[str] = (),
         team_id: str = "T0LOCAL",
         users: Sequence[User] = DEFAULT_USERS,
         channels: Sequence[Channel] = DEFAULT_CHANNELS,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.signing_secret = signing_secret
         self.team_id = team_id
         self.workspace = Workspace(team_id=team_id, users=users, channels=channels)
         self.faults = Faults()
         self._base_url: str | None = None
-        self.webapi = WebApi(self.workspace, self.faults, token=bot_token, base_url=self._url)
-        self.delivery = Delivery(self.workspace, signing_secret=signing_secret, base_url=self._url)
+        self.socket = SocketMode(app_token=app_token, base_url=self._url)
+        self.webapi = WebApi(
+            self.workspace, self.faults, token=bot_token, base_url=self._url, socket=self.socket
+        )
+        self.delivery = Delivery(
+            self.workspace, signing_secret=signing_secret, base_url=self._url, socket=self.socket
+        )
         self.delivery.app_url = app_url
+        self.events = Events(
+            self.workspace, self._deliver_event, verification_token=VERIFICATION_TOKEN
+        )
+        self.events.subscribe(events)
         self.changes = Changes()
         self.ui = Ui(self)
         self.app = web.Application(middlewares=[self._notify_after])
-        self.app.add_routes([*self.webapi.routes(), *self.delivery.routes(), *self.ui.routes()])
+        self.app.add_routes(
+            [
+                *self.webapi.routes(),
+                *self.delivery.routes(),
+                *self.socket.routes(),
+                *self.ui.routes(),
+            ]
+        )
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -76,6 +97,8 @@ class LocalSlack:
 
     async def stop(self) -> None:
         await self.ui.close()
+        await self.events.close()
+        await self.socket.close()
         await self.delivery.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -121,6 +144,11 @@ class LocalSlack:
 
     async def _notify(self) -> None:
         await self.changes.notify()
+
+    async def _deliver_event(self, callback: JSON) -> int:
+        status = await self.delivery.event(callback)
+        await self._notify()
+        return status
 
     async def wait_for(self, predicate: Callable[[], T], seconds: float = 5.0) -> T:
         """Wait until `predicate()` is truthy; returns its value. For what the app does after
@@ -237,3 +265,30 @@ class LocalSlack:
         result = await self.delivery.submit_view(view_id, values, user=user)
         await self._notify()
         return result
+
+    async def post_message(
+        self,
+        text: str,
+        *,
+        user: str = "U_ANA",
+        channel: str = "C_GENERAL",
+        thread_ts: str | None = None,
+    ) -> Message:
+        """A person writes in the channel (or in a thread); the app hears of it as an event."""
+        self.workspace.user(user)
+        message = self.workspace.post(
+            channel, thread_ts=thread_ts, text=_escape(text), user=user, bot_id=None
+        )
+        await self._notify()
+        return message
+
+    async def react(self, channel: str, ts: str, name: str, *, user: str = "U_ANA") -> Message:
+        """A person adds `:name:` to a message; the app hears of it as `reaction_added`."""
+        message = self.workspace.add_reaction(user, channel, ts, name)
+        await self._notify()
+        return message
+
+
+def _escape(text: str) -> str:
+    """Slack's escaping of what people type: &, < and > become entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

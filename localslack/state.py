@@ -102,6 +102,7 @@ class Message:
     metadata: JSON | None = None
     edited: JSON | None = None
     reply_count: int = 0
+    reactions: list[JSON] = field(default_factory=list)  # [{"name", "users", "count"}]
 
     @property
     def is_reply(self) -> bool:
@@ -123,6 +124,8 @@ class Message:
         out.update({k: v for k, v in optional.items() if v is not None})
         if self.reply_count:
             out["reply_count"] = self.reply_count
+        if self.reactions:
+            out["reactions"] = [dict(r, users=list(r["users"])) for r in self.reactions]
         return out
 
 
@@ -225,14 +228,17 @@ class Workspace:
         self._top: dict[str, list[Message]] = {}
         self._replies: dict[tuple[str, str], list[Message]] = {}
         self._triggers: dict[str, tuple[float, str]] = {}
-        # Timestamps step 100 microseconds up from "now": unique, ordered and real-looking.
-        self._us = itertools.count(int(time.time()) * 1_000_000, 100)
+        self._last_us = 0
         self._ids = itertools.count(1)
+        # Called with ("message", {"message": m}) and ("reaction_added", {...}): Events API.
+        self.listeners: list[Callable[[str, JSON], None]] = []
 
     # -- identifiers ---------------------------------------------------------------------------
 
     def next_ts(self) -> str:
-        us = next(self._us)
+        """A message timestamp: the time now, and unique (one microsecond past the last)."""
+        us = max(time.time_ns() // 1000, self._last_us + 1)
+        self._last_us = us
         return f"{us // 1_000_000}.{us % 1_000_000:06d}"
 
     def next_id(self, prefix: str) -> str:
@@ -327,7 +333,37 @@ class Workspace:
         else:
             message = Message(channel_id, self.next_ts(), **fields)
             self._top.setdefault(channel_id, []).append(message)
+        self._tell("message", {"message": message})
         return message
+
+    def add_reaction(self, user: str, channel: str, ts: str | None, name: str) -> Message:
+        """`user` reacts with `:name:`; Slack refuses the same reaction twice."""
+        if not name or ":" in name or " " in name:
+            raise ApiError("invalid_name")
+        message = self.find(channel, ts)
+        reaction = next((r for r in message.reactions if r["name"] == name), None)
+        if reaction is None:
+            reaction = {"name": name, "users": [], "count": 0}
+            message.reactions.append(reaction)
+        if user in reaction["users"]:
+            raise ApiError("already_reacted")
+        reaction["users"].append(user)
+        reaction["count"] = len(reaction["users"])
+        self._tell(
+            "reaction_added",
+            {
+                "user": user,
+                "name": name,
+                "channel": message.channel,
+                "ts": message.ts,
+                "item_user": message.user,
+            },
+        )
+        return message
+
+    def _tell(self, kind: str, data: JSON) -> None:
+        for listener in self.listeners:
+            listener(kind, data)
 
     def delete(self, channel: str, ts: str) -> Message:
         message = self.find(channel, ts)

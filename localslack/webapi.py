@@ -9,6 +9,7 @@ from aiohttp import web
 from localslack.blocks import check_message, check_view
 from localslack.faults import Faults
 from localslack.params import JSON, BadRequest, bearer, field_bytes, read_params
+from localslack.socket import SocketMode
 from localslack.state import (
     BOT_ID,
     BOT_NAME,
@@ -24,18 +25,30 @@ from localslack.state import (
 
 Handler = Callable[[JSON], JSON]
 
+# Methods that take an app-level token (xapp-); every other one takes the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
 
 class WebApi:
     """Answers Web API calls against a Workspace; `base_url` is read per call (port 0)."""
 
     def __init__(
-        self, ws: Workspace, faults: Faults, *, token: str, base_url: Callable[[], str]
+        self,
+        ws: Workspace,
+        faults: Faults,
+        *,
+        token: str,
+        base_url: Callable[[], str],
+        socket: SocketMode,
     ) -> None:
         self.ws = ws
         self.faults = faults
         self.token = token
         self.base_url = base_url
+        self.socket = socket
         self.handlers: dict[str, Handler] = {
+            "apps.connections.open": socket.open_connection,
+            "reactions.add": self.add_reaction,
             "api.test": lambda p: {"args": p},
             "auth.test": self.auth_test,
             "chat.postMessage": self.post_message,
@@ -77,8 +90,11 @@ class WebApi:
             return _answer(call, {"ok": False, "error": "unknown_method"})
         if token is None:
             return _answer(call, {"ok": False, "error": "not_authed"})
-        if token != self.token:
-            return _answer(call, {"ok": False, "error": "invalid_auth"})
+        refused = self._token_problem(method, token)
+        if refused is not None:
+            if refused in MALFORMED:
+                self.ws.refuse(f"{method}: {refused}")
+            return _answer(call, {"ok": False, "error": refused})
         if error is not None:
             self.ws.refuse(f"{method}: {error}")
             return _answer(call, {"ok": False, "error": error})
@@ -89,6 +105,16 @@ class WebApi:
             if failure.code in MALFORMED:
                 self.ws.refuse(f"{method}: {failure}")
         return _answer(call, body)
+
+    def _token_problem(self, method: str, token: str) -> str | None:
+        """Slack's answer to the wrong token: another kind of token, or none it knows."""
+        app_token = self.socket.app_token
+        wanted = app_token if method in APP_TOKEN_METHODS else self.token
+        if token == wanted and wanted is not None:
+            return None
+        if token in (self.token, app_token):
+            return "not_allowed_token_type"
+        return "invalid_auth"
 
     # -- auth, people, channels ----------------------------------------------------------------
 
@@ -187,6 +213,16 @@ class WebApi:
             thread_ts=_timestamp(params, "thread_ts"),
         )
         return {"message_ts": self.ws.ephemerals[-1].message_ts}
+
+    def add_reaction(self, params: JSON) -> JSON:
+        _require(params, "channel", "timestamp", "name")
+        self.ws.add_reaction(
+            BOT_USER_ID,
+            str(params["channel"]),
+            _timestamp(params, "timestamp"),
+            str(params["name"]),
+        )
+        return {}
 
     def get_permalink(self, params: JSON) -> JSON:
         _require(params, "channel", "message_ts")

@@ -1,8 +1,9 @@
-"""Button clicks: Approve, Request changes, Reject on a review; Cancel on a run.
+"""Button clicks: Approve, Request changes, Reject on a review; Cancel and Retry on a run;
+"Start another run" when the ticket already has an open pull request.
 
-Every click is acked first. Who may click is checked before anything changes. The
-Request changes button opens its modal straight after the ack, before any other
-work, because the trigger id it needs expires three seconds after the click.
+Every click is acked first. Who may click is checked before anything changes. Request
+changes and Reject open their modals straight after the ack, before any other work,
+because the trigger id they need expires three seconds after the click.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.models import ReviewAction, ReviewDecision
 from bot.slack import ids, review
-from bot.slack.blocks import feedback_modal
+from bot.slack.blocks import feedback_modal, reject_modal
+from bot.slack.commands import start_run
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import FeedbackContext, ReviewRef
 
@@ -26,9 +28,18 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await ack()
         await _decide(deps, "approve", body, respond)
 
-    async def on_reject(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_reject(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
-        await _decide(deps, "reject", body, respond)
+        if not deps.may_review(str(body["user"]["id"])):
+            await _tell(respond, review.not_allowed_text(deps))
+            return
+        clicked = _Click(body)
+        context = FeedbackContext(clicked.review, clicked.channel, clicked.message_ts)
+        ticket = _ticket_of(body)
+        # Nothing before this call: the trigger id is only good for three seconds.
+        await client.views_open(trigger_id=body["trigger_id"], view=reject_modal(context, ticket))
 
     async def on_revise(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -42,6 +53,29 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         feedback = FeedbackContext(clicked.review, clicked.channel, clicked.message_ts)
         # Nothing before this call: the trigger id is only good for three seconds.
         await client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(feedback))
+
+    async def on_retry(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user = str(body["user"]["id"])
+        run = await deps.manager.store.get(str(body["actions"][0]["value"]))
+        refused = (
+            "This run no longer exists." if run is None else await review.retry(deps, run, user)
+        )
+        if refused is not None:
+            await _tell(respond, refused)
+
+    async def on_start_anyway(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        await respond(delete_original=True)  # the question is answered
+        user, channel = str(body["user"]["id"]), str(body["container"]["channel_id"])
+        key = str(body["actions"][0]["value"])
+        await start_run(deps, client, respond, key, user, channel, anyway=True)
+
+    async def on_never_mind(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await respond(delete_original=True)
 
     async def on_cancel(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
@@ -58,6 +92,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     app.action(ids.REJECT)(on_reject)
     app.action(ids.REVISE)(on_revise)
     app.action(ids.CANCEL)(on_cancel)
+    app.action(ids.RETRY)(on_retry)
+    app.action(ids.START_ANYWAY)(on_start_anyway)
+    app.action(ids.NEVER_MIND)(on_never_mind)
 
 
 class _Click:
@@ -82,6 +119,14 @@ async def _decide(
     refused = await review.decide(deps, clicked.review, decision, message_ts=clicked.message_ts)
     if refused is not None:
         await _tell(respond, refused)
+
+
+def _ticket_of(body: dict[str, Any]) -> str:
+    """The ticket key of the review message clicked (its header says it), for the modal."""
+    for block in body.get("message", {}).get("blocks") or []:
+        if block.get("type") == "header":
+            return str(block["text"]["text"]).rpartition(": ")[2] or "this ticket"
+    return "this ticket"
 
 
 async def _tell(respond: AsyncRespond, text: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -21,23 +21,19 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent.errors import TaskmasterError
-from agent.runs.manager import RunManager, RunRefused
+from agent.runs.manager import RunManager
 from agent.settings import Settings
-from bot.slack import actions, commands, views
+from bot.slack import actions, commands, conversation, views
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import FeedbackContext
-from bot.slack.mrkdwn import escape
 from bot.slack.reporter import ThreadReporter
+from bot.slack.told import friendly
 
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_RETRIES = 4
 SERVER_ERROR_RETRIES = 2
 CONNECTION_RETRIES = 2
-
-GENERIC = "Something went wrong inside TaskMaster; the details are in its log."
-NOT_IN_CHANNEL = "I can't post here. Invite me with `/invite @TaskMaster`, then try again."
 
 
 def build_client(settings: Settings) -> AsyncWebClient:
@@ -76,20 +72,9 @@ def build_app(settings: Settings, manager: RunManager, reporter: ThreadReporter)
     commands.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps)
+    conversation.register(app, deps)
     app.error(on_error)
     return app
-
-
-def friendly(error: Exception) -> str:
-    """What to tell a person about `error`: its own words when it has some for people."""
-    if isinstance(error, TaskmasterError | RunRefused):
-        return escape(error.message)
-    if isinstance(error, SlackApiError) and error.response.get("error") in (
-        "not_in_channel",
-        "channel_not_found",
-    ):
-        return NOT_IN_CHANNEL
-    return GENERIC
 
 
 async def on_error(

@@ -1,8 +1,10 @@
-"""The review request and the feedback modal (DESIGN sections 1.3 and 6).
+"""The review request and the two modals: what to change, and why reject (DESIGN 1.3, 6).
 
 Pure functions: a `ReviewRequest` in, Block Kit out, within Slack's limits (50 blocks,
-3000 characters a section, 2000 a button value). The full diff does not fit in a
-message; it is attached to the thread as a file, and the message shows a preview.
+3000 characters a section, 2000 a button value). The review calls the requester and
+the approvers by name, says who may approve, shows the test result once and a short
+preview: from review 2 on, of what changed since the review before. The whole change
+does not fit in a message; it is attached to the thread as one file per review.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from slack_sdk.models.views import View
 from agent.models import FileStat, ReviewRequest
 from bot.slack import ids
 from bot.slack.ids import FeedbackContext, ReviewRef
-from bot.slack.kit import JSON, Message, actions, button, confirm, context, header, section
-from bot.slack.mrkdwn import clip, code_block, escape
+from bot.slack.kit import JSON, Message, actions, button, context, header, section
+from bot.slack.mrkdwn import clip, clip_lines, code_block, escape
 from bot.slack.replies import tests_line
+from bot.slack.reviewers import Reviewers
 
 MAX_FILES = 15
+PREVIEW_LINES = 25
 DIFF_PREVIEW_LIMIT = 2500
 FILES_LIMIT = 2800
 # A plain_text_input's max_length may be 1 to 3000: Slack refuses the whole modal
@@ -26,15 +30,28 @@ FEEDBACK_LIMIT = 3000
 
 
 def diff_filename(request: ReviewRequest) -> str:
-    return f"{request.ticket.key}.diff"
+    return f"{request.ticket.key}-review-{request.iteration}.diff"
 
 
-def review_message(ref: ReviewRef, request: ReviewRequest, *, closed: str | None = None) -> Message:
+def review_message(
+    ref: ReviewRef,
+    request: ReviewRequest,
+    *,
+    requester: str,
+    reviewers: Reviewers,
+    closed: str | None = None,
+) -> Message:
     """The review request; with `closed`, the same message with a note instead of buttons."""
     total = request.iteration + request.revisions_left
     ticket = request.ticket
+    calls = reviewers.mentions(requester)
     blocks: list[JSON] = [
         header(f"Review {request.iteration} of {total}: {ticket.key}"),
+        section(
+            f"{calls}: the change for *{escape(ticket.key)}* is ready for review. "
+            f"Approve pushes a branch and opens a pull request; "
+            f"{reviewers.who_may_approve()}."
+        ),
         section(_about(request)),
         section(_files(request.files)),
         section(tests_line(request.tests)),
@@ -47,16 +64,13 @@ def review_message(ref: ReviewRef, request: ReviewRequest, *, closed: str | None
             )
         )
     blocks.extend(section(part) for part in _warnings(request.warnings))
-    if request.diff.strip():
-        preview = code_block(request.diff, DIFF_PREVIEW_LIMIT)
-        blocks.append(section(f"*Diff preview*\n{preview}"))
-        blocks.append(context(f"The full diff is attached below as `{diff_filename(request)}`."))
+    blocks += _preview(request)
     if closed is not None:
         blocks.append(context(f":lock: {closed}", block_id="review_closed"))
     else:
         blocks.extend(_buttons(ref, request))
     text = (
-        f"Review {request.iteration} of {total} for {ticket.key}: "
+        f"{calls}: review {request.iteration} of {total} for {ticket.key}: "
         f"{len(request.files)} files changed, {tests_line(request.tests)}"
     )
     return clip(text, 3000), blocks
@@ -72,6 +86,32 @@ def _warnings(warnings: tuple[str, ...]) -> list[str]:
         else:
             parts.append(line)
     return parts
+
+
+def _preview(request: ReviewRequest) -> list[JSON]:
+    """A short look at the change; from review 2 on, at what changed since the last one."""
+    attached = f"The whole change is attached below as `{escape(diff_filename(request))}`."
+    if request.since_last is not None:
+        before = request.iteration - 1
+        if not request.since_last.strip():
+            return [
+                section(f"*No changes since review {before}*: the agent changed nothing."),
+                context(attached),
+            ]
+        preview = _diff_preview(request.since_last)
+        return [section(f"*Changes since review {before}*\n{preview}"), context(attached)]
+    if not request.diff.strip():
+        return []
+    return [section(f"*Diff preview*\n{_diff_preview(request.diff)}"), context(attached)]
+
+
+def _diff_preview(diff: str) -> str:
+    lines = diff.splitlines()
+    head = "\n".join(lines[:PREVIEW_LINES])
+    shown, cut = clip_lines(head, DIFF_PREVIEW_LIMIT)
+    more = len(lines) - len(shown.splitlines())
+    block = code_block(shown, DIFF_PREVIEW_LIMIT + 20)
+    return block + (f"\n_…{more} more lines in the attached diff_" if more > 0 or cut else "")
 
 
 def _about(request: ReviewRequest) -> str:
@@ -107,17 +147,7 @@ def _buttons(ref: ReviewRef, request: ReviewRequest) -> list[JSON]:
     value = ref.encode()
     approve = button("Approve", ids.APPROVE, value, style="primary")
     revise = button("Request changes", ids.REVISE, value)
-    reject = button(
-        "Reject",
-        ids.REJECT,
-        value,
-        style="danger",
-        confirm=confirm(
-            "Reject this change?",
-            f"The change for {escape(request.ticket.key)} is discarded; nothing is pushed.",
-            "Reject",
-        ),
-    )
+    reject = button("Reject", ids.REJECT, value, style="danger")  # asks why, in a modal
     if request.revisions_left > 0:
         return [actions(approve, revise, reject, block_id=ids.REVIEW_ACTIONS_BLOCK)]
     return [
@@ -131,25 +161,72 @@ def _buttons(ref: ReviewRef, request: ReviewRequest) -> list[JSON]:
 
 def feedback_modal(feedback: FeedbackContext) -> JSON:
     """The modal that asks what to change; private_metadata says which review it answers."""
-    field = PlainTextInputElement(
+    return _modal(
+        feedback,
+        callback_id=ids.FEEDBACK_VIEW,
+        title="Request changes",
+        submit="Send",
+        close="Cancel",
+        intro="TaskMaster revises the change with your feedback and asks for review again.",
+        block_id=ids.FEEDBACK_BLOCK,
         action_id=ids.FEEDBACK_INPUT,
+        label="What should change?",
+        placeholder="For example: also cover tasks without a due date",
+        optional=False,
+    )
+
+
+def reject_modal(feedback: FeedbackContext, ticket: str) -> JSON:
+    """Reject, with an optional reason that goes into the thread and onto the ticket."""
+    return _modal(
+        feedback,
+        callback_id=ids.REJECT_VIEW,
+        title="Reject this change",
+        submit="Reject",
+        close="Back",
+        intro=f"The change for {escape(ticket)} is discarded; nothing is pushed.",
+        block_id=ids.REASON_BLOCK,
+        action_id=ids.REASON_INPUT,
+        label="Why? (goes into the thread and onto the ticket)",
+        placeholder="For example: the module is being replaced next sprint",
+        optional=True,
+    )
+
+
+def _modal(
+    feedback: FeedbackContext,
+    *,
+    callback_id: str,
+    title: str,
+    submit: str,
+    close: str,
+    intro: str,
+    block_id: str,
+    action_id: str,
+    label: str,
+    placeholder: str,
+    optional: bool,
+) -> JSON:
+    field = PlainTextInputElement(
+        action_id=action_id,
         multiline=True,
         max_length=FEEDBACK_LIMIT,
-        placeholder=PlainTextObject(text="For example: also cover tasks without a due date"),
+        placeholder=PlainTextObject(text=placeholder),
     )
     view = View(
         type="modal",
-        callback_id=ids.FEEDBACK_VIEW,
-        title=PlainTextObject(text="Request changes"),
-        submit=PlainTextObject(text="Send"),
-        close=PlainTextObject(text="Cancel"),
+        callback_id=callback_id,
+        title=PlainTextObject(text=title),
+        submit=PlainTextObject(text=submit),
+        close=PlainTextObject(text=close),
         private_metadata=feedback.encode(),
         blocks=[
-            section("TaskMaster revises the change with your feedback and asks for review again."),
+            section(intro),
             InputBlock(
-                block_id=ids.FEEDBACK_BLOCK,
-                label=PlainTextObject(text="What should change?"),
+                block_id=block_id,
+                label=PlainTextObject(text=label),
                 element=field,
+                optional=optional,
             ),
         ],
     )

@@ -1,7 +1,9 @@
 """The two messages of a run that are edited in place: the root message and the progress card.
 
-Pure functions of a `RunView` (and the time, for the elapsed line), so the reporter can
+Pure functions of a `RunView` (and the time, for the clock), so the reporter can
 re-render the latest state whenever it writes, and a late write never shows old state.
+The root message says where the run is at a glance; the card has the checklist, what
+the agent does now, the time spent working and the time spent waiting for people.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from datetime import datetime
 from agent.events import STEP_LABELS, STEPS
 from bot.slack import ids
 from bot.slack.kit import Message, actions, button, confirm, context, section
-from bot.slack.mrkdwn import clip, duration, escape, link, mention
+from bot.slack.mrkdwn import clip, duration, escape, link, mention, sentence
+from bot.slack.replies import failure_text
 from bot.slack.runview import Mark, RunView
 
 MARKS: dict[Mark, str] = {
@@ -21,14 +24,26 @@ MARKS: dict[Mark, str] = {
     "pending": ":white_large_square:",
 }
 
+STATUS_WORDS = {
+    "running": "running",
+    "awaiting_review": "awaiting review",
+    "done": "done",
+    "rejected": "rejected",
+    "cancelled": "cancelled",
+    "failed": "failed",
+}
+
 
 def status_line(view: RunView) -> str:
     """The root message's status: where the run is, and its result once it ends."""
     match view.phase:
+        case "running" if view.delivering:
+            who = f" by {mention(view.decided_by)}" if view.decided_by else ""
+            return f":rocket: *Approved*{who}: opening the pull request"
         case "running":
             return ":hourglass_flowing_sand: *Running*: progress in the thread"
         case "awaiting_review":
-            return ":eyes: *Awaiting review* in the thread"
+            return f":eyes: *Awaiting review* (review {max(view.reviews, 1)}) in the thread"
         case "done":
             pr = view.pull_request
             if pr is None:
@@ -41,21 +56,11 @@ def status_line(view: RunView) -> str:
             who = f" by {mention(view.cancelled_by)}" if view.cancelled_by else ""
             return f":black_square_for_stop: *Cancelled*{who}"
         case "failed":
-            return ":x: *Failed*: the reason is in the thread"
-
-
-STATUS_WORDS = {
-    "running": "running",
-    "awaiting_review": "awaiting review",
-    "done": "done",
-    "rejected": "rejected",
-    "cancelled": "cancelled",
-    "failed": "failed",
-}
+            return f":x: {failure_text(view).replace('Failed', '*Failed*', 1)}"
 
 
 def root_message(view: RunView) -> Message:
-    """Ticket, title, who asked, status, and a Cancel button while the run is active."""
+    """Ticket, title, who asked, status; Cancel while it works, Retry once it failed."""
     title = f"*{escape(view.ticket)}*"
     if view.title:
         title += f": {escape(clip(view.title, 200))}"
@@ -64,7 +69,10 @@ def root_message(view: RunView) -> Message:
         context(f"Requested by {mention(view.requester)} · run `{view.run_id}`"),
         section(status_line(view)),
     ]
-    if not view.finished and not view.delivering:
+    if view.phase == "failed":
+        retry = button("Retry", ids.RETRY, view.run_id, style="primary")
+        blocks.append(actions(retry, block_id=ids.ROOT_ACTIONS_BLOCK))
+    elif not view.finished and not view.delivering:
         stop = confirm(
             "Cancel this run?",
             f"TaskMaster stops working on {escape(view.ticket)} and pushes nothing.",
@@ -79,20 +87,46 @@ def root_message(view: RunView) -> Message:
 
 def progress_message(view: RunView, now: datetime) -> Message:
     """The checklist of steps, what the agent does now, and the time so far."""
-    elapsed = duration(view.elapsed(now))
+    times = _times(view, now)
     if view.finished:
-        heading = f"*Finished* ({STATUS_WORDS[view.phase]}) in {elapsed}"
-    elif view.phase == "awaiting_review":
-        heading = f"*Waiting for a review* · {elapsed} so far"
+        heading = f"*Finished* ({STATUS_WORDS[view.phase]}) · {times}"
+    elif view.phase == "awaiting_review" and view.waiting_since is not None:
+        since = _clock(view.waiting_since)
+        heading = f"*Waiting for a review* since {since} · {times}"
     else:
-        heading = f"*Working on {escape(view.ticket)}* · {elapsed} so far"
+        heading = f"*Working on {escape(view.ticket)}* · {times}"
     checklist = "\n".join(_step_line(view.marks[step], STEP_LABELS[step]) for step in STEPS)
     blocks = [section(heading), section(checklist)]
-    if view.line:
-        blocks.append(context(f"_{escape(clip(view.line, 300))}_"))
+    notes = []
+    if view.line and view.phase == "running":
+        notes.append(f"*now:* _{escape(clip(view.line, 300))}_")
+    if view.finished and view.ticket_note:
+        notes.append(f"_{sentence(view.ticket_note)}_")
+    if view.tokens is not None:
+        spent = f"{view.tokens:,} tokens"
+        if view.cost is not None:
+            spent += f" · ${view.cost:.2f}"
+        notes.append(spent)
+    if notes:
+        blocks.append(context(*notes))
     current = next((STEP_LABELS[s] for s in STEPS if view.marks[s] == "current"), None)
-    text = f"{view.ticket}: {current or STATUS_WORDS[view.phase]} ({elapsed})"
+    working = duration(view.working(now))
+    text = f"{view.ticket}: {current or STATUS_WORDS[view.phase]} ({working} working)"
     return text, blocks
+
+
+def _times(view: RunView, now: datetime) -> str:
+    """Working time, and the time people took to review, apart (they are not the agent's)."""
+    text = f"{duration(view.working(now))} working"
+    waited = view.waiting(view.finished_at or now)
+    if waited >= 1 and not (view.phase == "awaiting_review" and view.waited < 1):
+        text += f" · {duration(waited)} waiting for review"
+    return text
+
+
+def _clock(moment: datetime) -> str:
+    """A time Slack shows in each reader's own time zone (the fallback is UTC)."""
+    return f"<!date^{int(moment.timestamp())}^{{time}}|{moment:%H:%M} UTC>"
 
 
 def _step_line(mark: Mark, label: str) -> str:

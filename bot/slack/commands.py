@@ -1,8 +1,12 @@
 """`/taskmaster`: start a run for a ticket, and help, status, cancel.
 
 The command is acked before anything slow happens (Slack gives three seconds); help
-and usage are answered in the ack itself. A run gets its root message in the channel
-first, so its thread exists (and is in the registry) before the run's first event.
+and usage are answered in the ack itself. Whatever is wrong before a run starts (a
+malformed key, an unknown ticket, no access, a busy ticket) is told only to the person
+who typed it. A ticket whose earlier run's pull request is still open is said so, with
+its link, and a new run starts only if the person asks again. A run's root message
+goes through the thread reporter's outbox (retried like any message); the run starts
+once it is posted, so its thread exists before the run's first event.
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent.errors import TaskmasterError
+from agent.errors import ErrorKind, TaskmasterError
+from agent.models import PullRequest
 from agent.runs.store import RunRecord, TicketBusy
-from bot.slack import cards, review
+from bot.slack import ids, review
 from bot.slack.deps import SlackDeps
-from bot.slack.kit import section
-from bot.slack.mrkdwn import escape, link, mention
+from bot.slack.kit import actions, button, section
+from bot.slack.mrkdwn import clip, escape, link, mention
 from bot.slack.runview import RunView
+from bot.slack.told import friendly
 
 HELP = """\
 *TaskMaster* fixes a ticket in a private clone of the repository and asks for your \
@@ -54,43 +60,66 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 await _cancel(deps, respond, key, user)
             case [word] if word != "cancel":
                 await ack()
-                await _start(deps, client, respond, words[0], user, channel)
+                await start_run(deps, client, respond, words[0], user, channel)
             case _:
                 await ack(text=USAGE)
 
     app.command("/taskmaster")(on_command)
 
 
-async def _start(
+async def start_run(
     deps: SlackDeps,
     client: AsyncWebClient,
     respond: AsyncRespond,
     key: str,
     user: str,
     channel: str,
+    *,
+    anyway: bool = False,
 ) -> None:
+    """Start a run of `key` for `user` in `channel`, or tell them privately why not."""
     manager = deps.manager
     try:
-        run = await manager.create(key, user, channel)
+        ticket = await manager.fetch_ticket(key)
+        if not anyway and (opened := await manager.open_pull_request(key)) is not None:
+            await _ask_before_another(respond, ticket.key, opened)
+            return
+        run = await manager.create(ticket.key, user, channel)
     except TaskmasterError as error:
-        await _tell(respond, f"{escape(error.message)}\n{USAGE}")
+        usage = f"\n{USAGE}" if error.kind is ErrorKind.INVALID_INPUT else ""
+        await _tell(respond, f"{escape(error.message)}{usage}")
         return
     except TicketBusy as busy:
         await _tell(respond, await _busy_text(client, busy.run))
         return
-    view = RunView(run.run_id, run.ticket, user, channel, root_ts="")
-    text, blocks = cards.root_message(view)
-    try:
-        posted = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-    except Exception:
-        # Without its root message the run has no thread to report to: do not leave it
-        # holding the ticket (or starting at the next restart), then let the error out.
-        await manager.cancel(run.run_id, by=user)
-        raise
-    view.root_ts = str(posted["ts"])
-    await manager.store.set_messages(run.run_id, channel=channel, root_ts=view.root_ts)
-    deps.reporter.track(view)
-    manager.launch(run, thread_url=await permalink(client, channel, view.root_ts))
+
+    async def posted(view: RunView) -> None:
+        url = await permalink(client, channel, view.root_ts)
+        manager.launch(run, thread_url=url, ticket=ticket)
+
+    async def refused(view: RunView, error: BaseException) -> None:
+        # Without its root message the run has no thread to report to: it does not
+        # start, and does not hold the ticket. Nobody cancelled it.
+        await manager.abandon(run.run_id, "Slack refused the run's first message.")
+        await _tell(respond, friendly(error))
+
+    view = RunView(run.run_id, run.ticket, user, channel, root_ts="", title=ticket.title)
+    deps.reporter.start(view, on_posted=posted, on_refused=refused)
+
+
+async def _ask_before_another(respond: AsyncRespond, key: str, opened: PullRequest) -> None:
+    pr = link(opened.url, f"pull request #{opened.number}")
+    text = (
+        f"{escape(key)} already has an open {pr} from TaskMaster. "
+        "Start another run anyway? It would open a second pull request."
+    )
+    ask = actions(
+        button("Start another run", ids.START_ANYWAY, key, style="primary"),
+        button("Never mind", ids.NEVER_MIND, key),
+        block_id=ids.ASK_ACTIONS_BLOCK,
+    )
+    plain = f"{key} already has an open pull request from TaskMaster: {opened.url}"
+    await respond(text=plain, blocks=[section(text), ask], response_type="ephemeral")
 
 
 async def permalink(client: AsyncWebClient, channel: str, ts: str) -> str | None:
@@ -124,28 +153,42 @@ async def _status(
     store = deps.manager.store
     if key is None:
         runs = await store.recent(active_only=True, limit=20)
-        empty = "No active runs. Start one with `/taskmaster KEY`."
+        if not runs:
+            await _tell(respond, "No active runs. Start one with `/taskmaster KEY`.")
+            return
+        heading = f"*Active runs* ({len(runs)})"
     else:
         try:
             ticket = deps.manager.normalize_key(key)
         except TaskmasterError as error:
             await _tell(respond, escape(error.message))
             return
-        active = await store.active_for(ticket)
-        runs = [active] if active else []
-        empty = f"No active run for {escape(ticket)}."
-    if not runs:
-        await _tell(respond, empty)
-        return
-    lines = [f"*Active runs* ({len(runs)})"]
+        latest = await store.active_for(ticket) or await store.latest_for(ticket)
+        if latest is None:
+            await _tell(respond, f"{escape(ticket)} has had no run yet.")
+            return
+        runs, heading = [latest], f"*{escape(ticket)}*"
+    lines = [heading]
     for run in runs:
         where = await _thread_link(client, run, "thread")
-        lines.append(
-            f"• *{escape(run.ticket)}* {run.status.replace('_', ' ')}, requested by "
-            f"{mention(run.requester)} · {where}"
-        )
+        lines.append(f"• {_outcome(run)}, requested by {mention(run.requester)} · {where}")
     text = "\n".join(lines)
     await respond(text=text, blocks=[section(text)], response_type="ephemeral")
+
+
+def _outcome(run: RunRecord) -> str:
+    """A run's status in words, with what it ended in: a pull request, who, or why."""
+    status = f"*{escape(run.ticket)}* {run.status.replace('_', ' ')}"
+    if run.status == "done" and run.pull_request is not None:
+        pr = run.pull_request
+        return f"{status}: {link(pr.url, f'pull request #{pr.number}')}"
+    if run.status == "failed" and run.error:
+        return f"{status}: {escape(clip(run.error, 300))} (Retry is on its message)"
+    if run.status == "cancelled" and run.cancelled_by:
+        return f"{status} by {mention(run.cancelled_by)}"
+    if run.status == "rejected" and run.decision is not None:
+        return f"{status} by {mention(run.decision.by)}"
+    return status
 
 
 async def _cancel(deps: SlackDeps, respond: AsyncRespond, key: str, user: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from agent.runs.manager import RunManager
 from agent.settings import Settings
 from bot.slack.reporter import ThreadReporter
+from bot.slack.reviewers import Reviewers
 
 
 @dataclass(frozen=True)
@@ -15,10 +16,14 @@ class SlackDeps:
     manager: RunManager
     reporter: ThreadReporter
 
+    @property
+    def reviewers(self) -> Reviewers:
+        return self.reporter.reviewers
+
     def may_review(self, user: str) -> bool:
         """TASKMASTER_APPROVERS, when set, names everyone who may decide or cancel."""
-        return not self.settings.approvers or user in self.settings.approvers
+        return self.reviewers.may_review(user)
 
     @property
     def approvers_text(self) -> str:
-        return ", ".join(f"<@{user}>" for user in sorted(self.settings.approvers))
+        return self.reviewers.named

@@ -13,17 +13,24 @@ APPROVE = "taskmaster_approve"
 REVISE = "taskmaster_revise"
 REJECT = "taskmaster_reject"
 CANCEL = "taskmaster_cancel"
+RETRY = "taskmaster_retry"
+START_ANYWAY = "taskmaster_start_anyway"
+NEVER_MIND = "taskmaster_never_mind"
 FEEDBACK_VIEW = "taskmaster_feedback"
+REJECT_VIEW = "taskmaster_reject_reason"
 
 REVIEW_ACTIONS = (APPROVE, REVISE, REJECT)
 
-# The feedback modal's input, read back from `view.state.values[block][action]`.
+# The modals' inputs, read back from `view.state.values[block][action]`.
 FEEDBACK_BLOCK = "feedback"
 FEEDBACK_INPUT = "feedback_text"
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason_text"
 
 # Block ids that code looks for again after posting.
 REVIEW_ACTIONS_BLOCK = "review_actions"
 ROOT_ACTIONS_BLOCK = "run_actions"
+ASK_ACTIONS_BLOCK = "ask_actions"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ def clip_lines(text: str, limit: int) -> tuple[str, bool]:
     return "\n".join(kept), True
 
 
+def sentence(text: str) -> str:
+    """`text` starting with a capital, the rest as it is (a key like TASK-101 stays)."""
+    return text[:1].upper() + text[1:]
+
+
 def mention(user: str) -> str:
     """A user mention for Slack user ids; other names (a CLI user) are shown as they are."""
     return f"<@{user}>" if _USER_ID.match(user) else escape(user)

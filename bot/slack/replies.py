@@ -1,15 +1,20 @@
-"""The milestone replies of a run's thread: plan, tests, decisions, result, errors.
+"""The milestone replies of a run's thread: plan, failing tests, decisions, result, failure.
 
-Pure functions, event data in, `(text, blocks)` out. Error replies show only the
-message written for people (`ErrorRaised.message`); details stay in the log.
+Pure functions, event data in, `(text, blocks)` out. A failure shows only the message
+written for people (`ErrorRaised.message`); details stay in the log.
 """
 
 from __future__ import annotations
 
-from agent.errors import ErrorKind
+from typing import TYPE_CHECKING
+
+from agent.events import STEP_LABELS
 from agent.models import FinalStatus, Plan, PullRequest, ReviewAction, TestResult
 from bot.slack.kit import Message, context, section
-from bot.slack.mrkdwn import clip, code_block, escape, link, mention
+from bot.slack.mrkdwn import clip, code_block, escape, link, mention, sentence
+
+if TYPE_CHECKING:
+    from bot.slack.runview import RunView
 
 TAIL_LIMIT = 1500
 
@@ -17,20 +22,6 @@ DECISION_LINES: dict[ReviewAction, str] = {
     "approve": "approved: delivering the change",
     "revise": "revising the change with the feedback",
     "reject": "rejected: discarding the change",
-}
-
-ERROR_TITLES: dict[ErrorKind, str] = {
-    ErrorKind.TICKET_NOT_FOUND: "Ticket not found",
-    ErrorKind.AUTH: "Access refused",
-    ErrorKind.RATE_LIMITED: "Rate limited",
-    ErrorKind.TIMEOUT: "Timed out",
-    ErrorKind.CONNECTION: "Service unreachable",
-    ErrorKind.MODEL_OUTPUT: "The model's answer was unusable",
-    ErrorKind.GIT: "Git failed",
-    ErrorKind.TESTS: "Tests could not run",
-    ErrorKind.BUDGET_EXHAUSTED: "Out of budget",
-    ErrorKind.INVALID_INPUT: "Invalid input",
-    ErrorKind.INTERNAL: "Something went wrong",
 }
 
 
@@ -62,10 +53,14 @@ def tests_reply(result: TestResult) -> Message:
     return f"Tests: {result.headline}", blocks
 
 
+def quoted(text: str, limit: int = 2500) -> str:
+    return "\n".join(f">{escape(line)}" for line in clip(text, limit).splitlines())
+
+
 def revise_reply(by: str, feedback: str) -> Message:
-    quoted = "\n".join(f">{escape(line)}" for line in clip(feedback, 2500).splitlines())
+    said = quoted(feedback)
     text = f":pencil2: Changes requested by {mention(by)}"
-    return "Changes requested", [section(f"{text}\n{quoted}" if quoted else text)]
+    return "Changes requested", [section(f"{text}\n{said}" if said else text)]
 
 
 def pull_request_reply(pull_request: PullRequest) -> Message:
@@ -77,31 +72,41 @@ def pull_request_reply(pull_request: PullRequest) -> Message:
     ]
 
 
-def ticket_reply(ticket: str, transition: str | None) -> Message:
-    text = f":link: Linked the pull request on {escape(ticket)}"
-    if transition:
-        text += f" and moved it to *{escape(transition)}*"
-    return f"{text}.", [context(text + ".")]
+def ticket_note(ticket: str, transition: str | None, decided: ReviewAction | None) -> str:
+    """What TaskMaster did on the ticket, for the progress card and the closing reply."""
+    if decided == "reject":
+        return f"the reason is on {escape(ticket)}"
+    text = f"linked the pull request on {escape(ticket)}"
+    return f"{text} and moved it to *{escape(transition)}*" if transition else text
 
 
-def error_reply(kind: ErrorKind, message: str) -> Message:
-    title = ERROR_TITLES.get(kind, "Something went wrong")
-    return f"{title}: {clip(message, 300)}", [section(f":warning: *{title}*\n{escape(message)}")]
+def failure_text(view: RunView) -> str:
+    """What failed, in one line for people: the step and the error's own words."""
+    where = f" at *{STEP_LABELS[view.failed_step]}*" if view.failed_step else ""
+    return f"Failed{where}: {escape(clip(view.failure or 'the reason is in the log', 500))}"
 
 
-def finished_reply(
-    status: FinalStatus, decided_by: str | None, cancelled_by: str | None
-) -> Message | None:
-    """The closing reply; a finished run's pull request and errors have replies already."""
-    if status == "rejected":
-        who = f" by {mention(decided_by)}" if decided_by else ""
+def finished_reply(view: RunView) -> Message | None:
+    """The closing reply; a delivered run's pull request has its reply already."""
+    if view.phase == "rejected":
+        who = f" by {mention(view.decided_by)}" if view.decided_by else ""
         text = f":no_entry_sign: Rejected{who}. Nothing was pushed."
-    elif status == "cancelled":
-        who = f" by {mention(cancelled_by)}" if cancelled_by else ""
+        if view.reason:
+            text += f"\n{quoted(view.reason, 1500)}"
+            if view.ticket_note:
+                text += f"\n_{sentence(view.ticket_note)}._"
+    elif view.phase == "cancelled":
+        who = f" by {mention(view.cancelled_by)}" if view.cancelled_by else ""
         text = f":black_square_for_stop: Cancelled{who}. Nothing was pushed."
+    elif view.phase == "failed":
+        text = (
+            f":x: {mention(view.requester)} {failure_text(view)}\n"
+            "*Retry* on the message above continues it from where it stopped."
+        )
+        return f"{view.ticket}: {clip(view.failure or 'failed', 300)}", [section(text)]
     else:
         return None
-    return text, [section(text)]
+    return text.splitlines()[0], [section(text)]
 
 
 def closed_review_note(status: FinalStatus, cancelled_by: str | None) -> str:

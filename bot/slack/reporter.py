@@ -2,11 +2,20 @@
 
 Each run has an outbox and one writer task. The sink only folds the event into the
 run's `RunView` and queues what must be posted, so a slow or rate-limited Slack never
-slows the run. The writer posts milestones in order, and edits the root and progress
-messages from the *latest* state at most once per `min_interval`: however fast events
-come, a message is edited about once a second, and the last state is always written
-(a final or review event skips the wait). A call that still fails after the client's
-own retries stays at the head of the outbox and is tried again later.
+slows the run. The writer posts the root message first (the run starts once it is
+there), then milestones in order, and edits the root and progress messages from the
+*latest* state:
+
+- a step that starts or ends shows within `min_interval` (events in between are folded
+  into one edit);
+- otherwise the card is edited once per `heartbeat` while the agent works, so its clock
+  and "now:" line move without an edit per event: the number of calls of a run does not
+  grow with the model's speed;
+- a review to answer and the end are written at once.
+
+A call that still fails after the client's own retries stays at the head of the outbox
+and is tried again later; the root message and a review request are retried for as
+long as the process runs (a run waits on each), other replies up to MAX_ATTEMPTS times.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +36,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent.events import Event
 from agent.runs.store import RunRecord, RunStore
 from bot.slack import blocks, cards
+from bot.slack.reviewers import Reviewers
 from bot.slack.runview import CloseReview, Milestone, PostReview, Reply, RunView
 
 log = logging.getLogger(__name__)
@@ -39,6 +49,18 @@ _RETRY_ERRORS = frozenset(
 )
 
 
+RootHook = Callable[[RunView], Awaitable[None]]
+RefusalHook = Callable[[RunView, BaseException], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _CreateRoot:
+    """The run's root message in the channel; the run starts when it is posted."""
+
+    on_posted: RootHook
+    on_refused: RefusalHook
+
+
 @dataclass(frozen=True)
 class _CreateProgress:
     """The progress message itself: the first reply of the thread."""
@@ -49,7 +71,7 @@ class _UploadDiff:
     review: PostReview
 
 
-_Op = Milestone | _CreateProgress | _UploadDiff
+_Op = Milestone | _CreateRoot | _CreateProgress | _UploadDiff
 
 
 @dataclass
@@ -58,11 +80,15 @@ class _Outbox:
     queue: deque[_Op] = field(default_factory=deque)
     root_dirty: bool = False
     progress_dirty: bool = False
+    checklist: bool = False  # a step changed: show it within min_interval
     urgent: bool = False
     closing: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     last_edit: float = float("-inf")
+    last_root_edit: float = float("-inf")
     failures: int = 0
+    refusal: Exception | None = None
+    refused_root: _CreateRoot | None = None
     task: asyncio.Task[None] | None = None
 
     @property
@@ -70,7 +96,7 @@ class _Outbox:
         return not (self.queue or self.root_dirty or self.progress_dirty)
 
     def forget_progress(self) -> None:
-        self.progress_dirty = False
+        self.progress_dirty = self.checklist = False
 
     def forget_root(self) -> None:
         self.root_dirty = False
@@ -88,8 +114,17 @@ def retryable(exc: Exception) -> bool:
 class ThreadReporter:
     """Renders every run's events into its Slack thread; `attach()` it before runs start."""
 
-    def __init__(self, *, min_interval: float = 1.0, retry_delay: float = 0.25) -> None:
+    def __init__(
+        self,
+        *,
+        reviewers: Reviewers | None = None,
+        min_interval: float = 2.0,
+        heartbeat: float = 20.0,
+        retry_delay: float = 0.25,
+    ) -> None:
+        self.reviewers = reviewers or Reviewers()
         self.min_interval = min_interval
+        self.heartbeat = heartbeat
         self.retry_delay = retry_delay
         self._client: AsyncWebClient | None = None
         self._store: RunStore | None = None
@@ -100,9 +135,13 @@ class ThreadReporter:
         """Give the reporter its Slack client and the registry (made after the sink)."""
         self._client, self._store = client, store
 
-    def track(self, view: RunView) -> None:
-        """Start reporting a run whose root message was just posted."""
-        self._open(view)
+    def start(self, view: RunView, *, on_posted: RootHook, on_refused: RefusalHook) -> None:
+        """Report a new run: post its root message (retried like every other message),
+        then call `on_posted` (which starts the run); `on_refused` if Slack refuses it."""
+        self._open(view, root=_CreateRoot(on_posted, on_refused))
+
+    def tracking(self, run_id: str) -> bool:
+        return run_id in self._boxes
 
     async def close_review(self, close: CloseReview) -> None:
         """Say on a review message who decided, instead of its buttons.
@@ -126,10 +165,11 @@ class ThreadReporter:
         box.queue.extend(changes.milestones)
         box.root_dirty |= changes.root
         box.progress_dirty |= changes.progress
+        box.checklist |= changes.checklist
         box.urgent |= changes.urgent
         box.wake.set()
 
-    async def aclose(self, grace: float = 5.0) -> None:
+    async def aclose(self, grace: float = 2.0) -> None:
         """Write what is pending (for up to `grace` seconds), then stop every writer."""
         boxes = list(self._boxes.values())
         for box in boxes:
@@ -145,8 +185,10 @@ class ThreadReporter:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def _open(self, view: RunView) -> _Outbox:
+    def _open(self, view: RunView, *, root: _CreateRoot | None = None) -> _Outbox:
         box = _Outbox(view)
+        if root is not None:
+            box.queue.append(root)
         if view.progress_ts is None:
             box.queue.append(_CreateProgress())
         self._boxes[view.run_id] = box
@@ -163,7 +205,9 @@ class ThreadReporter:
                 return None
             log.info("re-attaching run %s to its thread %s", run_id, record.root_ts)
             view = RunView.from_record(record, channel=record.channel, root_ts=record.root_ts)
-            return self._open(view)
+            box = self._open(view)
+            box.root_dirty = True  # it may still show an older state (Failed, before a retry)
+            return box
 
     # -- the writer ---------------------------------------------------------------------------
 
@@ -172,26 +216,64 @@ class ThreadReporter:
         while True:
             box.wake.clear()
             if box.queue:
-                # A review request is the one post a run cannot do without: it waits on it.
-                persist = isinstance(box.queue[0], PostReview)
-                await self._attempt(box, self._send_head, drop=box.queue.popleft, persist=persist)
-            elif not box.idle:
-                wait = 0.0 if box.urgent else box.last_edit + self.min_interval - loop.time()
-                if wait > 0:
-                    await _wait(box.wake, wait)  # let more events pile up into one edit
-                    continue
-                box.last_edit = loop.time()
-                if box.progress_dirty:
-                    await self._attempt(box, self._edit_progress, drop=box.forget_progress)
-                if box.root_dirty and not box.progress_dirty:
-                    await self._attempt(box, self._edit_root, drop=box.forget_root)
-                box.urgent = box.urgent and not box.idle
-            elif box.view.finished or box.closing:
-                if self._boxes.get(box.view.run_id) is box:
-                    del self._boxes[box.view.run_id]
-                return
-            else:
+                head = box.queue[0]
+                # The root message and a review request are what a run waits on.
+                persist = isinstance(head, PostReview | _CreateRoot)
+                drop = self._refused_root(box) if isinstance(head, _CreateRoot) else None
+                await self._attempt(
+                    box, self._send_head, drop=drop or box.queue.popleft, persist=persist
+                )
+                if box.refused_root is not None:
+                    hook, box.refused_root = box.refused_root, None
+                    error = box.refusal or RuntimeError("Slack refused the message")
+                    await _safely(hook.on_refused(box.view, error), box.view.run_id)
+                continue
+            now = loop.time()
+            due = self._next_edit(box, now)
+            if due is None:
+                if box.view.finished or box.closing:
+                    if self._boxes.get(box.view.run_id) is box:
+                        del self._boxes[box.view.run_id]
+                    return
                 await box.wake.wait()
+                continue
+            if due > now:
+                await _wait(box.wake, due - now)  # let more events pile up into one edit
+                continue
+            if box.progress_dirty or box.view.ticking:
+                box.last_edit = now
+                box.progress_dirty = True
+                await self._attempt(box, self._edit_progress, drop=box.forget_progress)
+            if box.root_dirty and (box.urgent or box.last_root_edit + self.min_interval <= now):
+                box.last_root_edit = now
+                await self._attempt(box, self._edit_root, drop=box.forget_root)
+            box.urgent = box.urgent and not box.idle
+
+    def _next_edit(self, box: _Outbox, now: float) -> float | None:
+        """When the next edit is due (loop time), or None when nothing needs writing."""
+        due: list[float] = []
+        if box.root_dirty:
+            due.append(now if box.urgent else box.last_root_edit + self.min_interval)
+        if box.progress_dirty and box.urgent:
+            due.append(now)
+        elif box.checklist:
+            due.append(box.last_edit + self.min_interval)
+        elif box.progress_dirty or (box.view.ticking and not box.closing):
+            due.append(box.last_edit + self.heartbeat)  # the clock and "now:" line move
+        return min(due) if due else None
+
+    def _refused_root(self, box: _Outbox) -> Callable[[], object]:
+        """Slack will not take the root message: the run cannot be shown, so it does not start."""
+
+        def give_up() -> None:
+            head = box.queue[0]
+            assert isinstance(head, _CreateRoot)
+            box.queue.clear()
+            box.root_dirty = box.progress_dirty = box.checklist = False
+            box.closing = True
+            box.refused_root = head
+
+        return give_up
 
     async def _attempt(
         self,
@@ -212,6 +294,7 @@ class ThreadReporter:
             await send(box)
         except Exception as exc:  # the writer's boundary: one bad message must not stop the rest
             box.failures += 1
+            box.refusal = exc
             if retryable(exc) and (persist or box.failures < MAX_ATTEMPTS):
                 delay = min(self.retry_delay * 2 ** (box.failures - 1), MAX_RETRY_DELAY)
                 log.warning(
@@ -232,16 +315,32 @@ class ThreadReporter:
         op = box.queue[0]
         view = box.view
         match op:
+            case _CreateRoot(on_posted=on_posted):
+                text, body = cards.root_message(view)
+                posted = await self._slack().chat_postMessage(
+                    channel=view.channel, text=text, blocks=body
+                )
+                view.root_ts = str(posted["ts"])
+                box.last_root_edit = asyncio.get_running_loop().time()
+                box.queue.popleft()  # posted: whatever follows must not post it again
+                await self._registry().set_messages(
+                    view.run_id, channel=view.channel, root_ts=view.root_ts
+                )
+                await on_posted(view)
+                return
             case _CreateProgress():
                 text, body = cards.progress_message(view, _now())
-                posted = await self._post(view, text, body)
-                view.progress_ts = posted
+                progress_ts = await self._post(view, text, body)
+                view.progress_ts = progress_ts
                 box.last_edit = asyncio.get_running_loop().time()  # as good as an edit
-                await self._registry().set_messages(view.run_id, progress_ts=posted)
+                box.progress_dirty = box.checklist = False
+                await self._registry().set_messages(view.run_id, progress_ts=progress_ts)
             case Reply(text=text, blocks=body):
                 await self._post(view, text, body)
             case PostReview(ref=ref, request=request):
-                text, body = blocks.review_message(ref, request)
+                text, body = blocks.review_message(
+                    ref, request, requester=view.requester, reviewers=self.reviewers
+                )
                 view.review_ts = await self._post(view, text, body)
                 await self._registry().set_messages(view.run_id, review_ts=view.review_ts)
                 box.queue.insert(1, _UploadDiff(op))  # its own step: a failed upload never reposts
@@ -250,7 +349,13 @@ class ThreadReporter:
             case CloseReview(ref=ref, request=request, note=note, message_ts=message_ts):
                 ts = message_ts or view.review_ts
                 if ts is not None:
-                    text, body = blocks.review_message(ref, request, closed=note)
+                    text, body = blocks.review_message(
+                        ref,
+                        request,
+                        requester=view.requester,
+                        reviewers=self.reviewers,
+                        closed=note,
+                    )
                     await self._slack().chat_update(
                         channel=view.channel, ts=ts, text=text, blocks=body
                     )
@@ -258,7 +363,7 @@ class ThreadReporter:
 
     async def _edit_progress(self, box: _Outbox) -> None:
         view = box.view
-        box.progress_dirty = False
+        box.progress_dirty = box.checklist = False
         if view.progress_ts is None:  # its post was given up on: nothing to edit
             return
         text, body = cards.progress_message(view, _now())
@@ -298,7 +403,7 @@ class ThreadReporter:
             content=request.diff,
             filename=blocks.diff_filename(request),
             snippet_type="diff",
-            title=f"{request.ticket.key}: review {request.iteration} diff",
+            title=f"{request.ticket.key}: review {request.iteration}, the whole change",
         )
 
     def _slack(self) -> AsyncWebClient:
@@ -314,6 +419,13 @@ class ThreadReporter:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _safely(hook: Awaitable[None], run_id: str) -> None:
+    try:
+        await hook
+    except Exception:  # a surface's hook must not stop the writer
+        log.exception("a hook of run %s failed", run_id)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -54,6 +54,17 @@ async def decide(
     return None
 
 
+async def retry(deps: SlackDeps, run: RunRecord, user: str) -> str | None:
+    """Continue a failed run from its last checkpoint, for its requester or an approver."""
+    if user != run.requester and not deps.may_review(user):
+        return f"Only the requester or {deps.approvers_text} may retry it."
+    try:
+        await deps.manager.resume(run.run_id)
+    except RunRefused as refused:
+        return refusal_text(refused)
+    return None
+
+
 async def cancel(deps: SlackDeps, run: RunRecord, user: str) -> str | None:
     """Cancel `run` for `user` (its requester or an approver); the refusal to show, or None."""
     if user != run.requester and not deps.may_review(user):

@@ -6,29 +6,44 @@ sink needs the Slack client, which exists only once the app is built. So the rep
 the reporter its client. Shutdown runs the other way: stop taking requests, stop the
 runs (they stay `running` and continue at the next start), write what the reporter
 still holds, then close the runtime.
+
+`serve` checks its tokens before anything else: the bot token with `auth.test`, the
+app-level token (Socket Mode) with `apps.connections.open`. A refused or malformed
+token stops it with one line naming the setting (exit 2), instead of retrying for
+ever. It prints one line once it listens or is connected, and SIGINT or SIGTERM stop
+it at any point, start-up included.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import TextIO, TypeVar
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.events import ReviewRequested
 from agent.runs.manager import EventSink, RunManager
 from agent.runs.runtime import open_runtime
-from agent.settings import Settings
+from agent.settings import Settings, SettingsError
 from bot.signals import stop_on_signals
 from bot.slack.app import build_app
 from bot.slack.reporter import ThreadReporter
+from bot.slack.reviewers import Reviewers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+CHECK_TIMEOUT = 15.0  # seconds for each token check at start-up
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
@@ -62,7 +77,7 @@ async def running_app(
 ) -> AsyncIterator[SlackBot]:
     """The app, its manager and reporter; runs left mid-step are continued on entry."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
-    reporter = ThreadReporter()
+    reporter = ThreadReporter(reviewers=Reviewers.from_settings(settings))
     async with runtime(settings, environ, reporter) as manager:
         app = build_app(settings, manager, reporter)
         try:
@@ -101,23 +116,95 @@ async def running_bot(
             await runner.cleanup()
 
 
-async def serve(settings: Settings, environ: Mapping[str, str]) -> None:
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot token belongs to, as `auth.test` says."""
+
+    user: str
+    team: str
+
+
+async def check_bot_token(settings: Settings) -> Identity:
+    """`auth.test` with SLACK_BOT_TOKEN; `SettingsError` naming it when Slack refuses it."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    if not token.startswith("xoxb-"):
+        raise SettingsError("SLACK_BOT_TOKEN is not a bot token: it starts with xoxb-")
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
+    answer = await _ask_slack(client.auth_test(), "SLACK_BOT_TOKEN", settings)
+    return Identity(
+        user=str(answer.get("user") or "taskmaster"), team=str(answer.get("team") or "")
+    )
+
+
+async def check_app_token(settings: Settings) -> str:
+    """`apps.connections.open` with SLACK_APP_TOKEN; the token, or `SettingsError` naming it."""
+    token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    if not token.startswith("xapp-"):
+        raise SettingsError(
+            "SLACK_APP_TOKEN is not an app-level token: it starts with xapp- "
+            "(Basic Information > App-Level Tokens, scope connections:write)"
+        )
+    client = AsyncWebClient(base_url=settings.slack_api_url, timeout=10)
+    await _ask_slack(client.apps_connections_open(app_token=token), "SLACK_APP_TOKEN", settings)
+    return token
+
+
+async def _ask_slack(call: Awaitable[T], setting: str, settings: Settings) -> T:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            return await call
+    except SlackApiError as refused:
+        error = refused.response.get("error", "refused")
+        raise SettingsError(f"{setting} was refused by Slack ({error}): check it in .env") from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as failure:
+        raise SettingsError(
+            f"Slack cannot be reached at {settings.slack_api_url} ({type(failure).__name__}); "
+            "check SLACK_API_URL and the network"
+        ) from None
+
+
+async def serve(
+    settings: Settings, environ: Mapping[str, str], *, out: TextIO = sys.stdout
+) -> None:
     """Run the Slack app until SIGINT or SIGTERM: Socket Mode if SLACK_APP_TOKEN is set,
     else HTTP on PORT (all interfaces) at /slack/events, with GET /healthz beside it."""
+    settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     async with stop_on_signals() as stop:
-        if settings.slack_app_token is None:
-            async with running_bot(settings, environ, host="0.0.0.0", port=settings.port):
-                await stop.wait()
-            return
-        async with running_app(settings, environ) as bot:
-            token = settings.slack_app_token.get_secret_value()
-            handler = AsyncSocketModeHandler(bot.app, token)
+        serving = asyncio.create_task(_serve(settings, environ, stop, out))
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not serving.done():  # stopped during start-up: abandon it, cleanly
+            serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        if not serving.cancelled() and serving.exception() is not None:
+            raise serving.exception()  # type: ignore[misc]  # a start-up failure: SettingsError
+
+
+async def _serve(
+    settings: Settings, environ: Mapping[str, str], stop: asyncio.Event, out: TextIO
+) -> None:
+    identity = await check_bot_token(settings)
+    if settings.slack_app_token is None:
+        async with running_bot(settings, environ, host="0.0.0.0", port=settings.port):
+            _say(out, f"listening on :{settings.port} as @{identity.user} in {identity.team}")
+            await stop.wait()
+        return
+    token = await check_app_token(settings)
+    async with running_app(settings, environ) as bot:
+        handler = AsyncSocketModeHandler(bot.app, token)
+        try:
             await handler.connect_async()  # type: ignore[no-untyped-call]  # unannotated in Bolt
-            log.info("connected to Slack in Socket Mode")
-            try:
-                await stop.wait()
-            finally:
-                await handler.close_async()  # type: ignore[no-untyped-call]
+            _say(out, f"connected as @{identity.user} in {identity.team} (Socket Mode)")
+            await stop.wait()
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+def _say(out: TextIO, line: str) -> None:
+    print(f"taskmaster: {line}", file=out, flush=True)
 
 
 async def _post_missing_reviews(manager: RunManager, reporter: ThreadReporter) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from agent.runs.runtime import open_runtime
 from agent.settings import load_settings
+from bot.slack.conversation import BOT_EVENTS
 from bot.slack.server import BotHandle, Runtime, running_bot
 from localslack import LocalSlack
 
@@ -26,7 +27,7 @@ StartBot = Callable[..., AbstractAsyncContextManager[BotHandle]]
 @pytest.fixture
 async def slack() -> AsyncIterator[LocalSlack]:
     """LocalSlack, strict as Slack: each test ends by proving Slack took every call."""
-    local = LocalSlack(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+    local = LocalSlack(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, events=BOT_EVENTS)
     await local.start()
     try:
         yield local

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
+import shlex
 import signal
 import sys
 import uuid
@@ -65,9 +67,33 @@ async def _awaiting_review(cli: Cli, key: str = "TASK-101") -> str:
     started = await cli("run", key, "--demo")
     assert started.code == 0, started.err
     [run] = await cli.runs()
-    assert f"taskmaster resume {run['run_id']} --demo approve" in started.out
+    assert f"bot.cli resume {run['run_id']} approve --demo" in started.out
     assert run["status"] == "awaiting_review"
     return run["run_id"]
+
+
+def printed_command(out: str) -> list[str]:
+    """The command TaskMaster told the person to run, as the shell would split it."""
+    line = next(line for line in out.splitlines() if "resume" in line)
+    return shlex.split(line.split(": ", 1)[-1].strip())
+
+
+async def test_cli_printed_command_works_when_pasted(cli: Cli) -> None:
+    started = await cli("run", "TASK-101", "--demo")
+    command = printed_command(started.out)
+
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=cli.home,
+        env=cli.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+
+    assert proc.returncode == 0, err.decode()
+    [run] = await cli.runs()
+    assert run["status"] == "done" and len(cli.pull_requests()) == 1
 
 
 async def test_cli_demo_run_then_approve_from_another_process_delivers(cli: Cli) -> None:
@@ -249,3 +275,64 @@ async def test_agent_never_loads_slack() -> None:
     out, _ = await proc.communicate()
     assert proc.returncode == 0
     assert out.decode().strip() == ""
+
+
+async def _read_until(fd: int, wanted: str, seen: list[str]) -> None:
+    """Read the terminal's output until `wanted` shows (a pty has no event to await)."""
+    async with asyncio.timeout(120):
+        while wanted not in "".join(seen):
+            seen.append((await asyncio.to_thread(os.read, fd, 4096)).decode(errors="replace"))
+
+
+async def test_cli_ctrl_c_at_the_review_prompt_leaves_the_run_waiting(cli: Cli) -> None:
+    terminal, its_end = pty.openpty()  # a real terminal, so TaskMaster asks
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        "TASK-101",
+        "--demo",
+        cwd=cli.home,
+        env=cli.env,
+        stdin=its_end,
+        stdout=its_end,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    os.close(its_end)
+    try:
+        await _read_until(terminal, "[a]pprove", [])
+        loop = asyncio.get_running_loop()
+        pressed = loop.time()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        err = await asyncio.wait_for(proc.stderr.read(), timeout=10)  # type: ignore[union-attr]
+        await proc.wait()
+        took = loop.time() - pressed
+    finally:
+        os.close(terminal)
+
+    assert proc.returncode == 130 and took < 5, err.decode()
+    assert "Traceback" not in err.decode()
+    [run] = await cli.runs()
+    assert run["status"] == "awaiting_review"
+    answer = await asyncio.create_subprocess_exec(
+        *printed_command(err.decode()),
+        cwd=cli.home,
+        env=cli.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, answer_err = await asyncio.wait_for(answer.communicate(), timeout=120)
+    assert answer.returncode == 0, answer_err.decode()
+    [run] = await cli.runs()
+    assert run["status"] == "done"
+
+
+async def test_cli_reads_dotenv_from_the_current_folder(cli: Cli) -> None:
+    (cli.home / ".env").write_text("TASKMASTER_DATA_DIR=from-dotenv\n")
+
+    listed = await cli("runs", "--json")
+
+    assert listed.code == 0, listed.err
+    assert (cli.home / "from-dotenv" / "taskmaster.db").is_file()

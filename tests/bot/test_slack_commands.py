@@ -59,36 +59,50 @@ async def test_commands_answer_privately_and_start_nothing(
     _no_tracebacks(slack)
 
 
-async def test_commands_unknown_ticket_fails_friendly_in_thread(
+async def test_commands_unknown_ticket_is_told_only_to_who_typed_it(
     bot: BotHandle, slack: LocalSlack
 ) -> None:
-    await slack.slash_command("NOPE-999")
+    result = await slack.slash_command("NOPE-999", user="U_BEN")
 
-    root = await eventually(lambda: root_of(slack, "NOPE-999"))
-    await eventually(lambda: "*Failed*" in text_at(slack, root.ts))
-    await eventually(lambda: "Ticket not found" in thread_text(slack, root))
-    assert "NOPE-999" in thread_text(slack, root)
-    assert action_ids(slack.message(CHANNEL, root.ts)) == []
-    await eventually(lambda: ":x: Ticket" in block_text(thread_of(slack, root)[0]))
+    assert result.acked_in_time
+    [answer] = await eventually(lambda: slack.ephemerals)
+    assert answer.user == "U_BEN" and "No ticket NOPE-999" in answer.text
+    assert slack.messages(CHANNEL) == []  # nothing public
+    assert await bot.bot.manager.store.recent() == []  # no run was made
     _no_tracebacks(slack)
-    assert_valid_block_kit(slack)
 
 
-async def test_commands_run_error_is_told_in_thread(
+async def test_commands_failed_run_says_what_failed_and_retry_continues_it(
     start_bot: StartBot, slack: LocalSlack, tmp_path: Path, bot_env: dict[str, str]
 ) -> None:
-    # A ticket the scripted model has no script for: the run fails inside the graph.
-    tickets = tmp_path / "tickets"
+    # A ticket the scripted model has no script for: the run fails inside the graph,
+    # at its plan. With the script in place, Retry continues it from its checkpoint.
+    tickets, scripts = tmp_path / "tickets", tmp_path / "scripts"
     shutil.copytree(bot_env["TASKMASTER_TICKETS"], tickets)
+    shutil.copytree(bot_env["TASKMASTER_MODEL"].removeprefix("scripted:"), scripts)
     (tickets / "TASK-103.md").write_text("# Add a snooze limit\n\nAt most 30 days.\n")
-    async with start_bot(TASKMASTER_TICKETS=str(tickets)):
-        await slack.slash_command("TASK-103")
+    settings = {"TASKMASTER_TICKETS": str(tickets), "TASKMASTER_MODEL": f"scripted:{scripts}"}
+    async with start_bot(**settings):
+        await slack.slash_command("TASK-103", user="U_ANA")
 
         root = await eventually(lambda: root_of(slack, "TASK-103"))
-        await eventually(lambda: "*Failed*" in text_at(slack, root.ts))
-        await eventually(lambda: ":warning:" in thread_text(slack, root))
-        assert "No script for TASK-103" in thread_text(slack, root)
+        await eventually(lambda: "*Failed* at *Plan*" in text_at(slack, root.ts))
+        assert "No script for TASK-103" in text_at(slack, root.ts)
+        assert action_ids(slack.message(CHANNEL, root.ts)) == [ids.RETRY]
+        await eventually(lambda: "<@U_ANA> Failed at *Plan*" in thread_text(slack, root))
         _no_tracebacks(slack)
+
+        shutil.copy(scripts / "TASK-101.json", scripts / "TASK-103.json")
+        stranger = await slack.click(CHANNEL, root.ts, ids.RETRY, user="U_CHO")
+        assert stranger.acked_in_time
+        click = await slack.click(CHANNEL, root.ts, ids.RETRY, user="U_ANA")
+        assert click.acked_in_time
+
+        review = await eventually(lambda: open_review(slack, root), within=40)
+        assert "Review 1 of 4: TASK-103" in block_text(review)
+        await eventually(lambda: "Awaiting review" in text_at(slack, root.ts))
+        assert len(slack.messages(CHANNEL)) == 1  # the same thread, continued
+        assert_valid_block_kit(slack)
 
 
 async def test_commands_busy_ticket_links_to_its_thread(bot: BotHandle, slack: LocalSlack) -> None:
@@ -116,7 +130,7 @@ async def test_commands_status_lists_active_runs(bot: BotHandle, slack: LocalSla
     assert "*TASK-101*" in listing[0].text
     assert f"p{root.ts.replace('.', '')}" in listing[0].text
     other = await eventually(lambda: [e for e in slack.ephemerals if e.user == "U_CHO"])
-    assert "No active run for TASK-102" in other[0].text
+    assert "TASK-102 has had no run yet" in other[0].text
     await eventually(lambda: open_review(slack, root))  # stop at rest, not inside a git call
     assert_valid_block_kit(slack)
 
@@ -170,10 +184,27 @@ async def test_commands_slack_refusal_is_told_plainly_and_frees_ticket(
     answer = await eventually(lambda: slack.ephemerals)
     assert "Something went wrong inside TaskMaster" in answer[0].text
     assert slack.messages(CHANNEL) == []
-    runs = await bot.bot.manager.store.recent()
-    assert [run.status for run in runs] == ["cancelled"]  # the ticket is not held
+    [run] = await bot.bot.manager.store.recent()
+    assert run.status == "failed" and run.cancelled_by is None  # nobody cancelled it
 
-    await slack.slash_command("TASK-101")
+    await slack.slash_command("TASK-101")  # the ticket is not held
     root = await eventually(lambda: root_of(slack, "TASK-101"))
     await eventually(lambda: open_review(slack, root))  # stop at rest, not inside a git call
+    _no_tracebacks(slack)
+
+
+async def test_commands_first_post_rate_limited_five_times_is_retried_not_cancelled(
+    bot: BotHandle, slack: LocalSlack
+) -> None:
+    # More 429s than the client's own retries: the outbox retries the root message.
+    slack.fail("chat.postMessage", status=429, retry_after=0, times=5)
+
+    await slack.slash_command("TASK-101", user="U_ANA")
+
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    await eventually(lambda: open_review(slack, root), within=40)
+    [run] = await bot.bot.manager.store.recent()
+    assert run.status == "awaiting_review" and run.cancelled_by is None
+    assert not any("Something went wrong" in e.text for e in slack.ephemerals)
+    assert len([c for c in slack.calls_to("chat.postMessage") if c.status == 429]) == 5
     _no_tracebacks(slack)

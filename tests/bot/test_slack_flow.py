@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bot.slack import ids
@@ -40,15 +41,21 @@ async def test_flow_approve_delivers_pull_request(
     text = block_text(review)
     assert "Review 1 of 4" in text
     assert "src/tasktrack/models.py" in text
+    assert review.text.startswith("<@U_ANA>: review 1 of 4")  # the requester is called
+    assert "anyone in this channel may approve" in text
     await eventually(lambda: "Awaiting review" in text_at(slack, root.ts))
 
     diff = await eventually(lambda: [f for f in slack.files if f.thread_ts == root.ts])
-    assert diff[0].snippet_type == "diff"
+    assert diff[0].snippet_type == "diff" and diff[0].filename == "TASK-101-review-1.diff"
     assert "is_overdue" in diff[0].text
+    # The test result shows once: in the review (the agent's own runs only on the card).
+    shown = "".join(json.dumps(m.blocks) for m in thread_of(slack, root))
+    assert shown.count("Tests: 17 passed") == 1
 
     progress = thread_of(slack, root)[0]
     await eventually(lambda: "*Waiting for a review*" in block_text(progress))
     assert ":arrow_forward: *Review*" in block_text(progress)
+    assert ":white_check_mark: Test" in block_text(progress)
 
     click = await slack.click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
     assert click.acked_in_time
@@ -101,7 +108,7 @@ async def test_flow_request_changes_gives_second_review(bot: BotHandle, slack: L
     assert_valid_block_kit(slack)
 
 
-async def test_flow_reject_pushes_nothing(
+async def test_flow_reject_with_a_reason_pushes_nothing_and_notes_it(
     bot: BotHandle, slack: LocalSlack, data_dir: Path, remote: Path
 ) -> None:
     await slack.slash_command("TASK-101")
@@ -109,10 +116,34 @@ async def test_flow_reject_pushes_nothing(
     review = await eventually(lambda: open_review(slack, root))
 
     await slack.click(CHANNEL, review.ts, ids.REJECT, user="U_CHO")
+    [modal] = await eventually(lambda: list(slack.open_views.values()), what="the modal")
+    assert modal.callback_id == ids.REJECT_VIEW
+    reason = "We replace this module next sprint."
+    sent = await slack.submit_view(
+        modal.id, {ids.REASON_BLOCK: {ids.REASON_INPUT: reason}}, user="U_CHO"
+    )
+    assert sent.acked_in_time and not slack.view(modal.id).is_open
 
     await eventually(lambda: "*Rejected*" in text_at(slack, root.ts))
     assert "Rejected by <@U_CHO>" in text_at(slack, review.ts)
+    await eventually(lambda: f">{reason}" in thread_text(slack, root))
+    assert "The reason is on TASK-101" in thread_text(slack, root)
+    comments = (data_dir / "ticket_comments.jsonl").read_text()
+    assert reason in comments and "rejected by cho" in comments
     assert action_ids(slack.message(CHANNEL, root.ts)) == []
     assert await remote_branches(remote) == []
     assert pull_requests(data_dir) == []
     assert_valid_block_kit(slack)
+
+
+async def test_flow_reject_without_a_reason(bot: BotHandle, slack: LocalSlack) -> None:
+    await slack.slash_command("TASK-101")
+    root = await eventually(lambda: root_of(slack, "TASK-101"))
+    review = await eventually(lambda: open_review(slack, root))
+
+    await slack.click(CHANNEL, review.ts, ids.REJECT, user="U_BEN")
+    [modal] = await eventually(lambda: list(slack.open_views.values()))
+    await slack.submit_view(modal.id, {ids.REASON_BLOCK: {ids.REASON_INPUT: ""}}, user="U_BEN")
+
+    await eventually(lambda: "*Rejected* by <@U_BEN>" in text_at(slack, root.ts))
+    assert "Rejected by <@U_BEN>. Nothing was pushed." in thread_text(slack, root)

@@ -35,7 +35,9 @@ async def test_bolt_command_ack_and_respond(ls: LocalSlack, bolt: AsyncApp) -> N
     result = await ls.slash_command("TASK-7")
     assert result.status == 200
     assert [e.text for e in ls.ephemerals] == ["On it"]
-    assert [m.text for m in ls.messages("C_GENERAL")] == ["in channel: TASK-7"]
+    # respond() runs after the ack (Bolt's default): wait for it rather than race it.
+    posted = await ls.wait_for(lambda: ls.messages("C_GENERAL"))
+    assert [m.text for m in posted] == ["in channel: TASK-7"]
     assert ls.calls_to("auth.test")  # Bolt checked the token against us
 
 

@@ -57,6 +57,9 @@ async def test_every_block_kit_message_of_a_recorded_run_parses(demo: Demo) -> N
     other = await eventually(lambda: root_of(slack, "TASK-102"))
     review = await eventually(lambda: open_review(slack, other), within=60)
     await slack.click(CHANNEL, review.ts, ids.REJECT, user="U_ANA")
+    reject = (await eventually(lambda: list(slack.open_views.values())))[0]
+    reason = {ids.REASON_BLOCK: {ids.REASON_INPUT: "Not now."}}
+    await slack.submit_view(reject.id, reason, user="U_ANA")
     await eventually(lambda: "*Rejected*" in block_text(slack.message(CHANNEL, other.ts)))
     await slack.slash_command("cancel TASK-102")
 
