@@ -36,6 +36,18 @@ SERVER_ERROR_RETRIES = 2
 CONNECTION_RETRIES = 2
 
 
+class _SameToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that the client
+    we give it (built from the same setting) wins. That is the intent: say nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOG = logging.getLogger("bot.slack.bolt")
+BOLT_LOG.addFilter(_SameToken())
+
+
 def build_client(settings: Settings) -> AsyncWebClient:
     """The Web API client; SLACK_API_URL points it at a stand-in in tests and the demo."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -65,7 +77,7 @@ def build_app(settings: Settings, manager: RunManager, reporter: ThreadReporter)
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         process_before_response=False,
         request_verification_enabled=True,
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=BOLT_LOG,
     )
     reporter.attach(client, manager.store)
     deps = SlackDeps(settings, manager, reporter)

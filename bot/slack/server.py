@@ -163,6 +163,9 @@ async def _ask_slack(call: Awaitable[T], setting: str, settings: Settings) -> T:
         ) from None
 
 
+STOP_GRACE = 4.0  # seconds the shutdown may take before it is cut short
+
+
 async def serve(
     settings: Settings, environ: Mapping[str, str], *, out: TextIO = sys.stdout
 ) -> None:
@@ -170,26 +173,35 @@ async def serve(
     else HTTP on PORT (all interfaces) at /slack/events, with GET /healthz beside it."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     async with stop_on_signals() as stop:
-        serving = asyncio.create_task(_serve(settings, environ, stop, out))
+        ready = asyncio.Event()
+        serving = asyncio.create_task(_serve(settings, environ, stop, ready, out))
         stopped = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
-        if not serving.done():  # stopped during start-up: abandon it, cleanly
+        if not serving.done():
+            # Serving: it stops by itself (and tidies up). Still starting: abandon it.
+            grace = STOP_GRACE if ready.is_set() else 0.0
+            await asyncio.wait({serving}, timeout=grace)
             serving.cancel()
         await asyncio.gather(serving, return_exceptions=True)
-        if not serving.cancelled() and serving.exception() is not None:
-            raise serving.exception()  # type: ignore[misc]  # a start-up failure: SettingsError
+        if not serving.cancelled() and (failure := serving.exception()) is not None:
+            raise failure  # a start-up failure: SettingsError, said in one line
 
 
 async def _serve(
-    settings: Settings, environ: Mapping[str, str], stop: asyncio.Event, out: TextIO
+    settings: Settings,
+    environ: Mapping[str, str],
+    stop: asyncio.Event,
+    ready: asyncio.Event,
+    out: TextIO,
 ) -> None:
     identity = await check_bot_token(settings)
     if settings.slack_app_token is None:
         async with running_bot(settings, environ, host="0.0.0.0", port=settings.port):
             _say(out, f"listening on :{settings.port} as @{identity.user} in {identity.team}")
+            ready.set()
             await stop.wait()
         return
     token = await check_app_token(settings)
@@ -198,9 +210,27 @@ async def _serve(
         try:
             await handler.connect_async()  # type: ignore[no-untyped-call]  # unannotated in Bolt
             _say(out, f"connected as @{identity.user} in {identity.team} (Socket Mode)")
+            ready.set()
             await stop.wait()
         finally:
-            await handler.close_async()  # type: ignore[no-untyped-call]
+            await _close(handler)
+
+
+async def _close(handler: AsyncSocketModeHandler) -> None:
+    """Close the connection and wait for the client's tasks to end: slack_sdk cancels them
+    without waiting, and a task still holding a response when the loop closes logs errors."""
+    client = handler.client
+    await handler.close_async()  # type: ignore[no-untyped-call]
+    tasks = [
+        task
+        for task in (
+            client.message_processor,
+            client.message_receiver,
+            client.current_session_monitor,
+        )
+        if task is not None
+    ]
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _say(out: TextIO, line: str) -> None:
