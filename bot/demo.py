@@ -31,6 +31,11 @@ from localslack import LocalSlack
 DEFAULT_PORT = 8765
 SESSION_DIR = "demo"
 SUGGESTIONS = ["/taskmaster TASK-101", "/taskmaster TASK-102", "/taskmaster help"]
+SCRIPTED_NOTICE = (
+    "This demo's model is scripted: its answers for TASK-101 and TASK-102 were written in "
+    "advance and cover one round of changes. Ask for more and it says so and hands the change "
+    "back as it is; everything else (git, the tests, Slack's calls) runs for real."
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ async def demo_running(
         events=BOT_EVENTS,
     )
     slack.ui.suggestions = list(SUGGESTIONS)
+    if (settings.model or "scripted:").startswith("scripted:"):
+        slack.ui.notice = SCRIPTED_NOTICE
     try:
         await slack.start(host, port)
     except OSError as error:

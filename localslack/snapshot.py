@@ -12,7 +12,9 @@ from localslack.state import JSON, Ephemeral, Message, View, Workspace
 MAX_FILE_PREVIEW = 200_000  # characters of a file's text sent to the page
 
 
-def snapshot(ws: Workspace, user: str, channel: str, *, suggestions: list[str]) -> JSON:
+def snapshot(
+    ws: Workspace, user: str, channel: str, *, suggestions: list[str], notice: str | None = None
+) -> JSON:
     """The channel as `user` sees it: people, messages with their threads, own ephemerals,
     and the modal open for `user` (the latest, as a pushed view covers the one below).
     """
@@ -38,6 +40,7 @@ def snapshot(ws: Workspace, user: str, channel: str, *, suggestions: list[str]) 
         ],
         "view": view_json(_open_view(ws, user)),
         "suggestions": suggestions,
+        "notice": notice,
     }
 
 

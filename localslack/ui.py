@@ -81,6 +81,7 @@ class Ui:
         self.channel = channel
         self.commands: set[str] = {"/taskmaster"}
         self.suggestions: list[str] = list(DEFAULT_SUGGESTIONS)
+        self.notice: str | None = None  # one line the page shows above the channel
         self._closing = False
 
     @property
@@ -97,6 +98,7 @@ class Ui:
             web.post("/ui/command", self._acting(self.command)),
             web.post("/ui/message", self._acting(self.message)),
             web.post("/ui/click", self._acting(self.click)),
+            web.post("/ui/react", self._acting(self.react)),
             web.post("/ui/submit", self._acting(self.submit)),
             web.post("/ui/close", self._acting(self.close_view)),
         ]
@@ -215,6 +217,16 @@ class Ui:
         )
         return {"ok": error is None, "error": error}
 
+    async def react(self, user: User, body: JSON) -> JSON:
+        """The person adds a reaction; the app hears of it as `reaction_added`."""
+        try:
+            self.ws.add_reaction(
+                user.id, self._channel(body), _text(body, "ts"), _text(body, "name")
+            )
+        except ApiError as error:
+            return {"ok": False, "error": error.code}
+        return {"ok": True}
+
     async def submit(self, user: User, body: JSON) -> JSON:
         view_id, values = _text(body, "view_id"), body.get("values")
         if not isinstance(values, dict) or not all(
@@ -282,7 +294,9 @@ class Ui:
         return handle
 
     def _snapshot(self, user: str) -> JSON:
-        return snapshot(self.ws, user, self.channel, suggestions=self.suggestions)
+        return snapshot(
+            self.ws, user, self.channel, suggestions=self.suggestions, notice=self.notice
+        )
 
     def _viewer(self, request: web.Request) -> str:
         """Who the page shows: `?user=` by id or name; the first person if unknown."""

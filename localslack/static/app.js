@@ -3,9 +3,10 @@
 // page re-renders from it. What the person does is POSTed to `/ui/*` as JSON.
 
 import { fileCard, renderBlocks, textObject } from "./blocks.js";
-import { el, mrkdwn, plain } from "./text.js";
+import { el, emojiFor, mrkdwn, plain } from "./text.js";
 
 const GROUP_SECONDS = 300; // consecutive messages of one author within this are grouped
+const QUICK_REACTIONS = ["x", "eyes", "+1", "white_check_mark"]; // the reaction menu
 const $ = (id) => document.getElementById(id);
 
 const page = {
@@ -17,6 +18,7 @@ const page = {
   follow: null, // after "/taskmaster KEY": {until, known} to open the new run's thread
   dismissed: new Set(), // ephemerals the person dismissed (this page only)
   expanded: new Set(), // file ids shown in full
+  reacting: null, // ts of the message whose reaction menu is open
 };
 
 // -- talking to LocalSlack --------------------------------------------------------------------
@@ -74,6 +76,7 @@ function render(snap) {
   page.me = snap.me;
   followNewThread(snap);
   renderPicker(snap);
+  renderNotice(snap);
   renderChannels(snap);
   renderChannel(snap);
   renderThread(snap);
@@ -94,6 +97,12 @@ function followNewThread(snap) {
     page.thread = started.ts;
     syncUrl();
   }
+}
+
+function renderNotice(snap) {
+  const notice = $("notice");
+  notice.hidden = !snap.notice;
+  notice.textContent = snap.notice || "";
 }
 
 function renderPicker(snap) {
@@ -227,6 +236,7 @@ function messageNode(m, { inThread, grouped }) {
   const content = el("div", "content", m.blocks?.length ? renderBlocks(m.blocks, ctx) : mrkdwn(m.text, ctx));
   body.append(content);
   for (const file of m.files || []) body.append(fileCard(file, ctx));
+  body.append(reactionsRow(m));
   if (!inThread && m.reply_count) {
     const replies = el(
       "button",
@@ -242,6 +252,54 @@ function messageNode(m, { inThread, grouped }) {
   return node;
 }
 
+/** The reactions on a message, and the menu a person adds one from. */
+function reactionsRow(m) {
+  const row = el("div", "reactions");
+  for (const reaction of m.reactions || []) {
+    const mine = reaction.users.includes(page.me);
+    const chip = el(
+      "button",
+      `reaction${mine ? " mine" : ""}`,
+      el("span", "emoji", emojiFor(reaction.name) || `:${reaction.name}:`),
+      el("span", "count", String(reaction.count)),
+    );
+    chip.type = "button";
+    chip.title = `:${reaction.name}: by ${reaction.users.map(nameOf).join(", ")}`;
+    chip.dataset.reaction = reaction.name;
+    chip.addEventListener("click", () => react(m, reaction.name));
+    row.append(chip);
+  }
+  const add = el("button", "reaction add", "☺+");
+  add.type = "button";
+  add.title = "Add a reaction";
+  add.setAttribute("aria-label", "Add a reaction");
+  add.addEventListener("click", () => {
+    page.reacting = page.reacting === m.ts ? null : m.ts;
+    render(page.snap);
+  });
+  row.append(add);
+  if (page.reacting === m.ts) {
+    const menu = el("div", "reaction-menu");
+    for (const name of QUICK_REACTIONS) {
+      const pick = el("button", "reaction-pick", el("span", "emoji", emojiFor(name)));
+      pick.type = "button";
+      pick.title = `:${name}:`;
+      pick.dataset.reaction = name;
+      pick.addEventListener("click", () => react(m, name));
+      menu.append(pick);
+    }
+    row.append(menu);
+  }
+  return row;
+}
+
+async function react(message, name) {
+  page.reacting = null;
+  const answer = await post("/ui/react", { ts: message.ts, name });
+  if (!answer.ok) toast(answer.error === "already_reacted" ? "You reacted with that already" : `That didn't work: ${answer.error}`);
+  else render(page.snap);
+}
+
 function ephemeralNode(e) {
   const node = el("div", "msg ephemeral");
   node.dataset.ts = e.ts;
@@ -252,7 +310,7 @@ function ephemeralNode(e) {
     page.dismissed.add(e.ts);
     render(page.snap);
   });
-  const ctx = context(null, { actionable: false });
+  const ctx = context({ channel: e.channel, ts: e.ts });
   node.append(
     avatar(authorOf({ user: "U_TASKMASTER", bot_id: "B" })),
     el(
@@ -437,6 +495,16 @@ async function send(event) {
   if (!answer.ok && !answer.shown) toast(`Not sent: ${answer.error}`);
 }
 
+async function reply(event) {
+  event?.preventDefault();
+  const input = $("thread-input");
+  const text = input.value.trim();
+  if (!text || !page.thread) return;
+  input.value = "";
+  const answer = await post("/ui/message", { text, thread_ts: page.thread });
+  if (!answer.ok) toast(`Not sent: ${answer.error}`);
+}
+
 function updateHint() {
   const hint = $("composer-hint");
   const text = $("composer-input").value;
@@ -550,6 +618,10 @@ function start() {
   });
   $("composer-input").addEventListener("input", updateHint);
   $("thread-close").addEventListener("click", closeThread);
+  $("thread-composer").addEventListener("submit", reply);
+  $("thread-input").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) reply(event);
+  });
   $("user-picker").addEventListener("change", (event) => selectUser(event.target.value));
   connect();
 }

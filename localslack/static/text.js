@@ -157,6 +157,23 @@ function inline(text, ctx) {
   return frag;
 }
 
+/** `<!date^SECONDS^{time}|fallback>`: a time in the reader's own time zone, as Slack shows it. */
+function slackDate([seconds, format = ""], fallback) {
+  const when = new Date(Number(seconds) * 1000);
+  if (!Number.isFinite(when.getTime())) return document.createTextNode(fallback || "");
+  const time = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const date = when.toLocaleDateString([], { year: "numeric", month: "long", day: "numeric" });
+  const text = format
+    .replace("{time}", time)
+    .replace("{date_short}", when.toLocaleDateString())
+    .replace("{date_num}", when.toISOString().slice(0, 10))
+    .replace("{date}", date);
+  const node = el("time", "date", text || fallback || "");
+  node.dateTime = when.toISOString();
+  node.title = when.toLocaleString();
+  return node;
+}
+
 function wrap(tag, content) {
   return el(tag, null, content);
 }
@@ -168,8 +185,10 @@ function slackEntity(body, ctx) {
   if (target.startsWith("@")) return mention(target.slice(1), ctx);
   if (target.startsWith("#")) return el("span", "mention", `#${label || target.slice(1)}`);
   if (target.startsWith("!")) {
-    const special = target.slice(1).split("^")[0];
+    const [special, ...args] = target.slice(1).split("^");
     if (["here", "channel", "everyone"].includes(special)) return el("span", "mention", `@${special}`);
+    if (special === "date") return slackDate(args, label);
+    if (special === "subteam") return el("span", "mention", label || `@${args[0] || "group"}`);
     return el("span", "mention", label || `@${special}`);
   }
   return link(unescapeSlack(target), label, ctx);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -51,7 +52,10 @@ class RecordingApp:
         body = await request.read()
         if not self.verifier.is_valid_request(body, dict(request.headers)):
             return web.Response(status=401, text="invalid signature")
-        form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        if request.content_type == "application/json":  # Events API deliveries
+            form = json.loads(body)
+        else:
+            form = dict(parse_qsl(body.decode(), keep_blank_values=True))
         self.received.append(form)
         if self.reply is not None:
             return await self.reply(form)
