@@ -229,7 +229,8 @@ class ThreadReporter:
                     await _safely(hook.on_refused(box.view, error), box.view.run_id)
                 continue
             now = loop.time()
-            due = self._next_edit(box, now)
+            progress, root = self._progress_due(box, now), self._root_due(box, now)
+            due = min((t for t in (progress, root) if t is not None), default=None)
             if due is None:
                 if box.view.finished or box.closing:
                     if self._boxes.get(box.view.run_id) is box:
@@ -240,27 +241,29 @@ class ThreadReporter:
             if due > now:
                 await _wait(box.wake, due - now)  # let more events pile up into one edit
                 continue
-            if box.progress_dirty or box.view.ticking:
+            if progress is not None and progress <= now:
                 box.last_edit = now
-                box.progress_dirty = True
+                box.progress_dirty = True  # a heartbeat: the clock moved
                 await self._attempt(box, self._edit_progress, drop=box.forget_progress)
-            if box.root_dirty and (box.urgent or box.last_root_edit + self.min_interval <= now):
+            if root is not None and root <= now:
                 box.last_root_edit = now
                 await self._attempt(box, self._edit_root, drop=box.forget_root)
             box.urgent = box.urgent and not box.idle
 
-    def _next_edit(self, box: _Outbox, now: float) -> float | None:
-        """When the next edit is due (loop time), or None when nothing needs writing."""
-        due: list[float] = []
-        if box.root_dirty:
-            due.append(now if box.urgent else box.last_root_edit + self.min_interval)
+    def _progress_due(self, box: _Outbox, now: float) -> float | None:
+        """When the card is next edited (loop time), or None while nothing needs it."""
         if box.progress_dirty and box.urgent:
-            due.append(now)
-        elif box.checklist:
-            due.append(box.last_edit + self.min_interval)
-        elif box.progress_dirty or (box.view.ticking and not box.closing):
-            due.append(box.last_edit + self.heartbeat)  # the clock and "now:" line move
-        return min(due) if due else None
+            return now
+        if box.checklist:
+            return box.last_edit + self.min_interval
+        if box.progress_dirty or (box.view.ticking and not box.closing):
+            return box.last_edit + self.heartbeat  # the clock and "now:" line move
+        return None
+
+    def _root_due(self, box: _Outbox, now: float) -> float | None:
+        if not box.root_dirty:
+            return None
+        return now if box.urgent else box.last_root_edit + self.min_interval
 
     def _refused_root(self, box: _Outbox) -> Callable[[], object]:
         """Slack will not take the root message: the run cannot be shown, so it does not start."""

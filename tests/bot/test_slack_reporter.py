@@ -1,4 +1,4 @@
-"""The thread reporter's pacing: one progress message, edited about once a second."""
+"""The thread reporter's pacing: one progress message, edited at a bounded rate."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from localslack import LocalSlack
 from tests.bot.support import eventually, open_review, root_of, text_at, thread_of
 
 
-async def test_reporter_edits_progress_about_once_a_second(
-    bot: BotHandle, slack: LocalSlack
-) -> None:
+async def test_reporter_paces_progress_edits(bot: BotHandle, slack: LocalSlack) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     await slack.slash_command("TASK-101")
@@ -23,7 +21,7 @@ async def test_reporter_edits_progress_about_once_a_second(
 
     edits = [c for c in slack.calls_to("chat.update") if c.params.get("ts") == progress.ts]
     # Dozens of events reached the reporter; it edited at most once a second, plus the
-    # immediate final edit when the review was requested.
+    # immediate final edit when the review was requested (steps show within 2 s).
     assert 1 <= len(edits) <= int(elapsed) + 2
     posts = [c for c in slack.calls_to("chat.postMessage") if "Working on" in str(c.params)]
     assert len(posts) == 1  # one progress message for the whole run
