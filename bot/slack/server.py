@@ -32,6 +32,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.events import ReviewRequested
+from agent.integrations import registry
 from agent.runs.manager import EventSink, RunManager
 from agent.runs.runtime import open_runtime
 from agent.settings import Settings, SettingsError
@@ -197,6 +198,9 @@ async def _serve(
     ready: asyncio.Event,
     out: TextIO,
 ) -> None:
+    # What this host must have comes first (one line, no network), then Slack's word on
+    # the tokens, then everything else.
+    await registry.sandbox(settings, environ).check()
     identity = await check_bot_token(settings)
     if settings.slack_app_token is None:
         async with running_bot(settings, environ, host="0.0.0.0", port=settings.port):
