@@ -82,6 +82,7 @@ async def running_app(
     async with runtime(settings, environ, reporter) as manager:
         app = build_app(settings, manager, reporter)
         try:
+            await _abandon_unshown(manager)
             recovered = await manager.recover()
             if recovered:
                 log.info("continuing %d runs left mid-step", len(recovered))
@@ -239,6 +240,16 @@ async def _close(handler: AsyncSocketModeHandler) -> None:
 
 def _say(out: TextIO, line: str) -> None:
     print(f"taskmaster: {line}", file=out, flush=True)
+
+
+async def _abandon_unshown(manager: RunManager) -> None:
+    """Runs made for Slack whose root message was never posted (the bot stopped while
+    Slack kept refusing it) never started: without a thread nobody would see them, so
+    they are marked failed, not started now. `/taskmaster KEY` starts the ticket again."""
+    for run in await manager.store.with_status("running"):
+        if run.channel and not run.root_ts and not (await manager.snapshot(run.run_id)).created_at:
+            log.info("run %s never got its first message in Slack; not starting it", run.run_id)
+            await manager.abandon(run.run_id, "Its first message never reached Slack.")
 
 
 async def _post_missing_reviews(manager: RunManager, reporter: ThreadReporter) -> None:

@@ -108,3 +108,20 @@ async def test_restart_posts_a_review_that_was_never_shown(
         await slack.click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
         await eventually(lambda: "*Done*" in text_at(slack, root.ts))
         assert len(pull_requests(data_dir)) == 1
+
+
+async def test_restart_does_not_start_a_run_whose_first_message_never_posted(
+    start_bot: StartBot, slack: LocalSlack
+) -> None:
+    async with start_bot() as first:
+        # What a stop leaves when Slack refused the root message until the end: a run
+        # registered for a channel, with no message and no checkpoint.
+        unshown = await first.bot.manager.create("TASK-101", "U_ANA", CHANNEL)
+
+    async with start_bot() as second:
+        run = await second.bot.manager.store.require(unshown.run_id)
+        assert run.status == "failed" and run.cancelled_by is None
+        assert slack.messages(CHANNEL) == []
+        await slack.slash_command("TASK-101")  # the ticket is free again
+        root = await eventually(lambda: root_of(slack, "TASK-101"))
+        await eventually(lambda: open_review(slack, root))
