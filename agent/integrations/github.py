@@ -19,7 +19,7 @@ import aiohttp
 
 from agent.errors import ErrorKind, TaskmasterError
 from agent.git import git
-from agent.integrations.http import JsonApi, RetryPolicy, host_of
+from agent.integrations.http import JsonApi, RetryPolicy
 from agent.models import PullRequest
 from agent.settings import Settings
 
@@ -50,7 +50,6 @@ class GitHubCodeHost:
         self._git_config = {"http.extraHeader": f"Authorization: Basic {basic}"}
         self._secrets = (token, basic)
         self._repository: Repository | None = None
-        host = host_of(settings.github_api_url)
         self.api = JsonApi(
             http,
             settings.github_api_url,
@@ -60,10 +59,10 @@ class GitHubCodeHost:
                 "X-GitHub-Api-Version": API_VERSION,
             },
             service="GitHub",
-            refused=f"GITHUB_TOKEN was refused by {host} "
-            f"(check GITHUB_TOKEN and its access to {settings.github_repository})",
+            credential="GITHUB_TOKEN",
+            hint=f"check GITHUB_TOKEN and its access to {settings.github_repository}",
             secrets=self._secrets,
-            retry=retry,
+            retry=retry or RetryPolicy(rate_limit_wait=settings.rate_limit_wait),
         )
 
     @property

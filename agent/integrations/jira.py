@@ -15,7 +15,7 @@ import aiohttp
 
 from agent.errors import ErrorKind, TaskmasterError
 from agent.integrations import adf
-from agent.integrations.http import JsonApi, RetryPolicy, host_of
+from agent.integrations.http import JsonApi, RetryPolicy
 from agent.integrations.keys import JIRA_STYLE_EXAMPLE, jira_style_key
 from agent.models import TICKET_KEY, PullRequest, Ticket
 from agent.settings import Settings
@@ -46,10 +46,10 @@ class JiraTicketSource:
             self.base_url,
             {"Authorization": f"Basic {credentials}", "Accept": "application/json"},
             service="Jira",
-            refused=f"JIRA_API_TOKEN was refused by {host_of(self.base_url)} "
-            "(check JIRA_EMAIL and JIRA_API_TOKEN)",
+            credential="JIRA_API_TOKEN",
+            hint="check JIRA_EMAIL and JIRA_API_TOKEN",
             secrets=(token, credentials),
-            retry=retry,
+            retry=retry or RetryPolicy(rate_limit_wait=settings.rate_limit_wait),
         )
 
     def parse_key(self, text: str) -> str:

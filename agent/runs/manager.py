@@ -18,6 +18,7 @@ from langgraph.types import Command, StateSnapshot
 
 from agent.deps import Deps
 from agent.errors import ErrorKind, TaskmasterError, classify
+from agent.errors import RunRefused as RunRefused  # surfaces import it from here
 from agent.events import (
     ErrorRaised,
     Event,
@@ -53,20 +54,6 @@ class EventSink(Protocol):
     """Where a surface receives the events of every run this process drives."""
 
     async def __call__(self, run: RunRecord, event: Event) -> None: ...
-
-
-class RunRefused(Exception):
-    """A request the lifecycle will not carry out; `message` is for the person who asked.
-
-    `reason` lets a surface pick its answer: "decided" (somebody else already decided,
-    which is no error for the loser of a race), "unknown", "stale", "not_allowed".
-    """
-
-    def __init__(self, reason: str, message: str, run: RunRecord | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.run = run
 
 
 def describe_decision(run: RunRecord) -> str:

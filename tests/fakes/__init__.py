@@ -32,6 +32,7 @@ class Recorded:
     headers: dict[str, str]
     body: Any
     at: float = 0.0  # time.monotonic() when it arrived
+    wall: float = 0.0  # time.time() when it arrived, to compare with epoch reset times
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Failure:
     times: int
     headers: dict[str, str] = field(default_factory=dict)
     after: bool = False
+    body: Any = None  # the service's own error body; a generic one when None
 
 
 @dataclass
@@ -103,6 +105,8 @@ class FakeServer:
         self._failures: dict[tuple[str, str], list[Failure]] = {}
         self._holds: dict[tuple[str, str], list[Hold]] = {}
         self._all_holds: list[Hold] = []
+        # Headers every answer carries (a rate-limit quota, say), set by a test.
+        self.extra_headers: dict[str, str] = {}
         self.app = web.Application(middlewares=[self._middleware])
         self._server: TestServer | None = None
 
@@ -125,10 +129,11 @@ class FakeServer:
         times: int = 1,
         headers: dict[str, str] | None = None,
         after: bool = False,
+        body: Any = None,
     ) -> None:
         """Answer `method path` with `status` for the next `times` requests."""
         plan = self._failures.setdefault((method, path), [])
-        plan.append(Failure(status, times, dict(headers or {}), after))
+        plan.append(Failure(status, times, dict(headers or {}), after, body))
 
     def hold(self, method: str, path: str, *, after: bool = False) -> Hold:
         """Hold the next request for `method path` until the returned `Hold` is decided."""
@@ -165,6 +170,11 @@ class FakeServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await self._answer(request, handler)
+        response.headers.update(self.extra_headers)
+        return response
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         raw = await request.read()  # cached: the handler can still read it
         path = self.path_of(request)
         self.requests.append(
@@ -175,6 +185,7 @@ class FakeServer:
                 dict(request.headers),
                 json.loads(raw) if raw else None,
                 time.monotonic(),
+                time.time(),
             )
         )
         if not self.authorized(request):
@@ -187,7 +198,7 @@ class FakeServer:
             return await handler(request)
         if failure.after:
             await handler(request)
-        body = {"message": f"planned failure {failure.status}"}
+        body = failure.body or {"message": f"planned failure {failure.status}"}
         return web.json_response(body, status=failure.status, headers=failure.headers)
 
     async def _held(self, request: web.Request, handler: Handler, held: Hold) -> web.StreamResponse:

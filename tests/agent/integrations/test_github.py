@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import subprocess
+import time
 import traceback
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import unused_port
 
-from agent.errors import ErrorKind, TaskmasterError
+from agent.errors import ErrorKind, RateLimited, TaskmasterError
 from agent.git import git, git_env
 from agent.integrations.github import GitHubCodeHost
 from agent.integrations.http import RetryPolicy
@@ -304,3 +305,73 @@ async def test_github_clone_over_http_sends_the_token_as_a_header_only(
     assert ask.headers["Authorization"] == f"Basic {SECRETS[1]}"
     assert ask.query == {"service": "git-upload-pack"}
     assert_no_secret(everything_about(caught.value), caplog.text)
+
+
+# GitHub's rate limits, as "Rate limits for the REST API" describes them.
+SECONDARY = {
+    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before "
+    "you try again.",
+    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+}
+
+
+def bounded(github: FakeGitHub, http: aiohttp.ClientSession, bound: float) -> GitHubCodeHost:
+    retry = RetryPolicy(sleep=Sleeps(real=True), rate_limit_wait=bound)
+    return GitHubCodeHost(settings(github.url), http, retry=retry)
+
+
+async def test_github_secondary_limit_with_retry_after_sends_nothing_sooner(
+    github: FakeGitHub, http: aiohttp.ClientSession
+) -> None:
+    github.fail("POST", github.pulls_path, 403, headers={"retry-after": "60"}, body=SECONDARY)
+    code_host = bounded(github, http, bound=5)
+
+    with pytest.raises(RateLimited) as caught:
+        await code_host.open_pull_request(branch=BRANCH, base="main", title="T", body="")
+
+    assert caught.value.kind == ErrorKind.RATE_LIMITED  # never "GITHUB_TOKEN was refused"
+    assert caught.value.retryable and caught.value.wait == 60.0
+    assert "GitHub" in caught.value.message and "wait 60s" in caught.value.message
+    # Within the minute, nothing more reaches GitHub: not this POST, not another call.
+    with pytest.raises(RateLimited):
+        await code_host.find_pull_request(BRANCH)
+    assert len(github.to("POST", github.pulls_path)) == 1
+    assert len(github.requests) == 2  # the lookup before the POST, and the POST
+
+
+async def test_github_secondary_limit_without_headers_waits_at_least_a_minute(
+    github: FakeGitHub, http: aiohttp.ClientSession
+) -> None:
+    github.fail("GET", github.pulls_path, 403, body=SECONDARY)
+    with pytest.raises(RateLimited) as caught:
+        await bounded(github, http, bound=5).find_pull_request(BRANCH)
+    assert caught.value.wait == 60.0
+    assert len(github.requests) == 1
+
+
+async def test_github_primary_limit_sends_nothing_before_the_reset(
+    github: FakeGitHub, http: aiohttp.ClientSession
+) -> None:
+    reset = int(time.time()) + 2
+    quota = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    github.fail("GET", github.pulls_path, 403, headers=quota, body={"message": "API rate limit"})
+
+    assert await bounded(github, http, bound=120).find_pull_request(BRANCH) is None
+
+    first, second = github.to("GET", github.pulls_path)
+    assert first.wall < reset <= second.wall
+
+
+async def test_github_last_request_of_the_quota_holds_the_next_until_the_reset(
+    github: FakeGitHub, http: aiohttp.ClientSession
+) -> None:
+    reset = int(time.time()) + 2
+    github.extra_headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    code_host = bounded(github, http, bound=120)
+
+    await code_host.find_pull_request(BRANCH)  # a success that spent the quota
+    github.extra_headers = {}
+    await code_host.find_pull_request(BRANCH)
+
+    first, second = github.to("GET", github.pulls_path)
+    assert first.wall < reset <= second.wall

@@ -6,13 +6,14 @@ import base64
 import logging
 import traceback
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import unused_port
 
-from agent.errors import ErrorKind, TaskmasterError
+from agent.errors import ErrorKind, RateLimited, TaskmasterError
 from agent.integrations.http import RetryPolicy
 from agent.integrations.jira import JiraTicketSource
 from agent.models import PullRequest, Ticket
@@ -270,20 +271,37 @@ async def test_jira_rate_limit_waits_retry_after_and_succeeds(
     ticket = await source(jira, http, sleeps).fetch("TASK-101")
 
     assert ticket.key == "TASK-101"
-    assert sleeps.waits == [1.0]
-    assert len(jira.to("GET", "/rest/api/3/issue/TASK-101")) == 2
+    first, second = jira.to("GET", "/rest/api/3/issue/TASK-101")
+    assert second.at - first.at >= 1.0  # never sooner than Jira allowed
 
 
-async def test_jira_rate_limit_that_does_not_end_is_rate_limited_and_capped(
+async def test_jira_rate_limit_longer_than_the_bound_fails_at_once_and_holds_the_gate(
     jira: FakeJira, http: aiohttp.ClientSession
 ) -> None:
     jira.fail("GET", "/rest/api/3/issue/TASK-101", 429, times=10, headers={"Retry-After": "3600"})
     sleeps = Sleeps()
-    with pytest.raises(TaskmasterError) as caught:
-        await source(jira, http, sleeps).fetch("TASK-101")
-    assert caught.value.kind == ErrorKind.RATE_LIMITED
-    assert sleeps.waits == [30.0, 30.0, 30.0]
-    assert len(jira.to("GET", "/rest/api/3/issue/TASK-101")) == 4
+    tickets = source(jira, http, sleeps)
+    with pytest.raises(RateLimited) as caught:
+        await tickets.fetch("TASK-101")
+    assert caught.value.kind == ErrorKind.RATE_LIMITED and caught.value.retryable
+    assert caught.value.wait == 3600.0
+    assert "TASKMASTER_RATE_LIMIT_WAIT=120s" in caught.value.message
+    assert sleeps.waits == []  # no hour-long sleep
+    # Any other request to Jira within that hour is refused without being sent.
+    with pytest.raises(RateLimited):
+        await tickets.fetch("TASK-102")
+    assert len(jira.requests) == 1
+
+
+async def test_jira_iso_reset_time_is_honoured_when_there_is_no_retry_after(
+    jira: FakeJira, http: aiohttp.ClientSession
+) -> None:
+    reset = datetime.now(UTC) + timedelta(minutes=10)
+    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%MZ")}
+    jira.fail("GET", "/rest/api/3/issue/TASK-101", 429, headers=headers)
+    with pytest.raises(RateLimited) as caught:
+        await source(jira, http, Sleeps()).fetch("TASK-101")
+    assert caught.value.wait is not None and 8 * 60 < caught.value.wait <= 10 * 60 + 1
 
 
 async def test_jira_server_errors_are_retried_then_reported(
