@@ -22,6 +22,7 @@ from agent.models import (
     TestResult,
     Ticket,
 )
+from agent.usage import RunUsage
 
 StepName = Literal["ticket", "workspace", "plan", "implement", "test", "review", "deliver"]
 STEPS: tuple[StepName, ...] = (
@@ -129,6 +130,18 @@ class ErrorRaised(_Event):
     message: str
 
 
+class UsageReported(_Event):
+    """The run's model usage so far (tokens, and a cost where the price is known).
+
+    Sent after every model call that reported usage, and again by the lifecycle just
+    before `review_requested` and `run_finished`, so a surface that shows milestones
+    only has the total even in a process that made no model call itself.
+    """
+
+    type: Literal["usage"] = "usage"
+    usage: RunUsage
+
+
 Event = Annotated[
     RunStarted
     | RunQueued
@@ -142,7 +155,8 @@ Event = Annotated[
     | PullRequestOpened
     | TicketUpdated
     | RunFinished
-    | ErrorRaised,
+    | ErrorRaised
+    | UsageReported,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

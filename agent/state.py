@@ -38,6 +38,10 @@ class RunState(TypedDict, total=False):
     tests: Json | None
     test_fixes: int
     heard: int  # the last note (a person's message to the run) the model was shown
+    # the model's usage so far (`RunUsage`), and how much the provider's token counts
+    # exceeded TaskMaster's estimate (at least 1), to keep requests under budget
+    usage: Json
+    token_scale: float
     # review
     iteration: int
     review: Json | None

@@ -174,7 +174,7 @@ async def run_ticket(
     settings: Settings, environ: Mapping[str, str], args: argparse.Namespace, session: Session
 ) -> int:
     first = _decision(args.decide, args.feedback, args.by)
-    async with open_runtime(settings, environ, TerminalSink()) as manager:
+    async with open_runtime(settings, environ, TerminalSink(demo=args.demo)) as manager:
         try:
             run = await manager.create(args.key, _who(args.by))
         except TaskmasterError as exc:
@@ -193,7 +193,7 @@ async def resume_run(
     settings: Settings, environ: Mapping[str, str], args: argparse.Namespace, session: Session
 ) -> int:
     session.run_id = args.run_id
-    async with open_runtime(settings, environ, TerminalSink()) as manager:
+    async with open_runtime(settings, environ, TerminalSink(demo=args.demo)) as manager:
         try:
             if args.decision is None:
                 run = await manager.resume(args.run_id)

@@ -21,9 +21,11 @@ from agent.events import (
     TicketLoaded,
     TicketUpdated,
     ToolUsed,
+    UsageReported,
 )
 from agent.models import ReviewRequest
 from agent.runs.store import RunRecord
+from agent.usage import RunUsage
 
 _COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
 _RESET = "\033[0m"
@@ -31,14 +33,31 @@ _STEP_MARKS = {"started": "…", "done": "✓", "failed": "✗"}
 
 
 class TerminalSink:
-    """Prints every event of the runs this process drives."""
+    """Prints every event of the runs this process drives.
 
-    def __init__(self, out: TextIO = sys.stdout, colour: bool | None = None) -> None:
+    The model's usage is shown where a run pauses or ends, not after every call;
+    a failed run ends with the command that continues it.
+    """
+
+    def __init__(
+        self, out: TextIO = sys.stdout, colour: bool | None = None, *, demo: bool = False
+    ) -> None:
         self._out = out
         self._colour = out.isatty() if colour is None else colour
+        self._demo = demo
+        self._usage: dict[str, RunUsage] = {}
 
     async def __call__(self, run: RunRecord, event: Event) -> None:
-        for line in render_event(run, event, colour=self._colour):
+        if isinstance(event, UsageReported):
+            self._usage[run.run_id] = event.usage
+        lines = render_event(run, event, colour=self._colour)
+        usage = self._usage.get(run.run_id)
+        if usage is not None and isinstance(event, ReviewRequested | RunFinished):
+            lines.append(f"  model: {usage.describe()}")
+        if isinstance(event, RunFinished) and event.status == "failed":
+            demo = " --demo" if self._demo else ""
+            lines.append(f"  continue it with: taskmaster resume {run.run_id}{demo}")
+        for line in lines:
             print(line, file=self._out, flush=True)
 
 
@@ -76,6 +95,8 @@ def render_event(run: RunRecord, event: Event, *, colour: bool = False) -> list[
             return [f"■ {run.ticket} {event.status}{link}"]
         case ErrorRaised():
             return [f"✗ {event.message} ({event.kind})"]
+        case UsageReported():
+            return []  # shown with the review and the end (TerminalSink)
 
 
 def render_review(request: ReviewRequest, *, colour: bool = False) -> list[str]:

@@ -4,31 +4,70 @@ A registry maps a provider name to the factory that understands the rest of the
 setting; every provider not in it goes to LangChain's `init_chat_model`, which knows
 them all. `langchain` itself is an optional extra, so it is imported only when a real
 provider is configured, and its absence is a settings error, not a traceback.
+
+Every model call has a timeout (TASKMASTER_MODEL_TIMEOUT, per attempt) and a bounded
+number of retries (TASKMASTER_MODEL_RETRIES), both handed to the provider's own
+client. `model_error` turns what a provider raises into the engine's errors: LangChain
+classifies the providers' HTTP failures (`langchain_core.exceptions.ModelError`) the
+same way for all of them, and this module adds the words: which key to check, which
+setting to change.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelNotFoundError,
+    ModelPermissionDeniedError,
+    ModelRateLimitError,
+    ModelTimeoutError,
+)
 from langchain_core.language_models import BaseChatModel
 
-from agent.errors import ErrorKind, TaskmasterError
+from agent.errors import (
+    AuthRefused,
+    Budget,
+    BudgetExhausted,
+    ErrorKind,
+    RateLimited,
+    ServiceTimeout,
+    ServiceUnreachable,
+    TaskmasterError,
+)
 from agent.integrations.base import ModelFactory
 from agent.integrations.scripted_model import ScriptedChatModel, load_script
 from agent.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
-ProviderFactory = Callable[[str, str], ModelFactory]
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one model request may take (seconds) and how often the client retries it."""
+
+    timeout: float = 300.0
+    retries: int = 2
+
+
+ProviderFactory = Callable[[str, str, CallLimits], ModelFactory]
 """Builds the per-run model factory from the provider and the text after the colon."""
 
 # The providers with an extra in pyproject.toml; others are installed by hand.
 EXTRAS = frozenset({"anthropic", "openai"})
+# Names for people, and the setting that holds each provider's key.
+SERVICES = {"anthropic": "Anthropic", "openai": "OpenAI", "scripted": "The scripted model"}
+KEY_SETTINGS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 
 
-def _scripted(provider: str, location: str) -> ModelFactory:
+def _scripted(provider: str, location: str, _: CallLimits) -> ModelFactory:
     path = Path(location).expanduser()
     if not path.exists():
         raise SettingsError(f"TASKMASTER_MODEL={provider}:{location}: {path} does not exist")
@@ -41,7 +80,7 @@ def _scripted(provider: str, location: str) -> ModelFactory:
     return factory
 
 
-def _langchain(provider: str, model: str) -> ModelFactory:
+def _langchain(provider: str, model: str, limits: CallLimits) -> ModelFactory:
     spec = f"{provider}:{model}"
     install = (
         f"pip install 'taskmaster[{provider}]'"
@@ -57,7 +96,9 @@ def _langchain(provider: str, model: str) -> ModelFactory:
 
     def factory(key: str) -> BaseChatModel:
         try:
-            chat_model: BaseChatModel = init_chat_model(spec)
+            chat_model: BaseChatModel = init_chat_model(
+                spec, timeout=limits.timeout, max_retries=limits.retries
+            )
         except ImportError:
             raise TaskmasterError(
                 ErrorKind.INVALID_INPUT, f"TASKMASTER_MODEL={spec} needs: {install}"
@@ -67,6 +108,11 @@ def _langchain(provider: str, model: str) -> ModelFactory:
             raise TaskmasterError(
                 ErrorKind.INVALID_INPUT, f"TASKMASTER_MODEL={spec} is not a model LangChain knows."
             ) from None
+        except Exception as exc:  # a client that refuses to start: no key, most often
+            error = model_error(exc, spec)
+            if error is None:
+                raise
+            raise error from None
         return chat_model
 
     return factory
@@ -75,7 +121,7 @@ def _langchain(provider: str, model: str) -> ModelFactory:
 PROVIDERS: dict[str, ProviderFactory] = {"scripted": _scripted}
 
 
-def model_factory(spec: str) -> ModelFactory:
+def model_factory(spec: str, limits: CallLimits | None = None) -> ModelFactory:
     """The `ModelFactory` for TASKMASTER_MODEL; a `SettingsError` when it cannot work."""
     provider, colon, rest = spec.partition(":")
     if not colon or not provider.strip() or not rest.strip():
@@ -84,4 +130,46 @@ def model_factory(spec: str) -> ModelFactory:
             "(e.g. anthropic:claude-sonnet-4-5 or scripted:PATH)"
         )
     make = PROVIDERS.get(provider.strip(), _langchain)
-    return make(provider.strip(), rest.strip())
+    return make(provider.strip(), rest.strip(), limits or CallLimits())
+
+
+def model_error(
+    exc: BaseException, spec: str, limits: CallLimits | None = None, *, context_tokens: int = 0
+) -> TaskmasterError | None:
+    """The engine's error for what a model call raised; None when it is not the provider's.
+
+    Rate limits, server errors and timeouts arrive here after the client's own
+    retries. A request the provider refused as malformed (400) is TaskMaster's bug,
+    not the person's: it stays unclassified and becomes `internal`, logged in full.
+    """
+    provider, _, model = spec.partition(":")
+    service = SERVICES.get(provider, provider)
+    key = KEY_SETTINGS.get(provider, f"{provider.upper()}_API_KEY")
+    limits = limits or CallLimits()
+    status = getattr(exc, "status_code", None)
+    match exc:
+        case TaskmasterError():
+            return exc
+        case ContextOverflowError():
+            return BudgetExhausted(Budget.WINDOW, context_tokens)
+        case ModelAuthenticationError() | ModelPermissionDeniedError():
+            return AuthRefused(service, None, key)
+        case ModelRateLimitError():
+            return RateLimited(service, None)
+        case ModelTimeoutError():
+            return ServiceTimeout(service, None, limits.timeout, "TASKMASTER_MODEL_TIMEOUT")
+        case ModelAPIError():
+            return ServiceUnreachable(service, None, status if isinstance(status, int) else 500)
+        case ModelConnectionError():
+            return ServiceUnreachable(service, None)
+        case ModelNotFoundError():
+            return TaskmasterError(
+                ErrorKind.INVALID_INPUT,
+                f"{service} has no model {model!r}: check TASKMASTER_MODEL={spec}.",
+            )
+    # Without a key the clients refuse to start (OpenAI) or to send (Anthropic), with
+    # words that name the environment variable.
+    text = str(exc).lower()
+    if key.lower() in text and ("missing" in text or "no api key" in text):
+        return AuthRefused(service, None, key, missing=True)
+    return None

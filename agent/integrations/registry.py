@@ -12,7 +12,7 @@ import aiohttp
 
 from agent.deps import Deps
 from agent.integrations.base import CodeHost, ModelFactory, TicketSource
-from agent.integrations.chat_models import model_factory
+from agent.integrations.chat_models import CallLimits, model_factory
 from agent.integrations.github import GitHubCodeHost
 from agent.integrations.gitlab import GitLabCodeHost
 from agent.integrations.gitlab_issues import GitLabTicketSource
@@ -96,7 +96,8 @@ def code_host(settings: Settings, http: aiohttp.ClientSession) -> CodeHost:
 
 def chat_model(settings: Settings) -> ModelFactory:
     settings.require("TASKMASTER_MODEL")
-    return model_factory(settings.model or "")
+    limits = CallLimits(timeout=settings.model_timeout, retries=settings.model_retries)
+    return model_factory(settings.model or "", limits)
 
 
 def sandbox(settings: Settings, environ: Mapping[str, str]) -> Sandbox:

@@ -18,6 +18,7 @@ from agent.events import PullRequestOpened, Step, TicketUpdated, emit
 from agent.git import git
 from agent.models import Plan, PullRequest, ReviewDecision, ReviewRequest, TestResult, Ticket
 from agent.state import Json, RunState
+from agent.usage import RunUsage
 from agent.workspaces import remove_workspace
 
 
@@ -134,6 +135,9 @@ def pull_request_body(state: RunState) -> str:
         lines += ["", "## What changed", state["summary"]]
     test_line = f"`{tests.command}`: {tests.headline}" if tests else "no test command found"
     lines += ["", "## Tests", test_line, ""]
+    if state.get("usage"):
+        usage = RunUsage.model_validate(state["usage"])
+        lines += [f"Model: {usage.model or 'unknown'}, {usage.describe()}.", ""]
     decision = ReviewDecision.model_validate(state["decision"])
     lines.append(f"Approved in TaskMaster by {decision.who}.")
     return "\n".join(lines)

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from agent import prompts
 from agent.deps import Deps
-from agent.errors import ErrorKind, TaskmasterError
+from agent.errors import Budget, BudgetExhausted
 from agent.events import Step, TestsRan, ToolUsed, emit
+from agent.model_calls import ask
 from agent.state import Json, RunState
 from agent.tools.toolset import IMPLEMENT_TOOLS, ToolContext, execute
 from agent.tools.workspace import Workspace
 
 NUDGE = "Continue with the tools. When the change is complete and tested, call finish."
 THOUGHT_LIMIT = 200
+BROKEN_SHOWN = 300
+CUT_OFF = (
+    " Your reply was cut off at the model's output limit, so the call was incomplete: "
+    "make smaller calls (edit_file for a part of a file rather than write_file for all of it)."
+)
 
 
 async def implement(state: RunState, deps: Deps) -> Json:
@@ -27,23 +33,17 @@ async def implement(state: RunState, deps: Deps) -> Json:
     if turns == 0:
         emit(Step(name="implement", status="started"))
     if turns >= deps.settings.max_steps:
-        raise TaskmasterError(
-            ErrorKind.BUDGET_EXHAUSTED,
-            f"The agent used all {deps.settings.max_steps} steps without finishing "
-            "(TASKMASTER_MAX_STEPS).",
-        )
+        raise BudgetExhausted(Budget.STEPS, deps.settings.max_steps, used=turns)
     heard, said = await _what_people_said(state, deps)
-    model = deps.model_for(state["ticket_key"]).bind_tools(IMPLEMENT_TOOLS)
-    answer = await model.ainvoke([*state["messages"], *said])
-    if not isinstance(answer, AIMessage):
-        raise TaskmasterError(ErrorKind.MODEL_OUTPUT)
+    asked = await ask(deps, state, [*state["messages"], *said], IMPLEMENT_TOOLS)
+    answer = asked.message
     thought = answer.text.strip()
     if thought:
         emit(ToolUsed(line=thought[:THOUGHT_LIMIT]))
-    messages: list[AIMessage | HumanMessage] = [*said, answer]
-    if not answer.tool_calls:
+    messages: list[BaseMessage] = [*asked.shortened, *said, answer]
+    if not _calls(answer):  # text only, or nothing at all: ask again
         messages.append(HumanMessage(NUDGE))
-    return {"messages": messages, "turns": turns + 1, "heard": heard}
+    return {"messages": messages, "turns": turns + 1, "heard": heard, **asked.update()}
 
 
 async def _what_people_said(state: RunState, deps: Deps) -> tuple[int, list[HumanMessage]]:
@@ -62,7 +62,11 @@ async def _what_people_said(state: RunState, deps: Deps) -> tuple[int, list[Huma
 
 def after_implement(state: RunState) -> str:
     last = state["messages"][-1]
-    return "act" if isinstance(last, AIMessage) and last.tool_calls else "implement"
+    return "act" if isinstance(last, AIMessage) and _calls(last) else "implement"
+
+
+def _calls(answer: AIMessage) -> bool:
+    return bool(answer.tool_calls) or any(c.get("id") for c in answer.invalid_tool_calls)
 
 
 async def act(state: RunState, deps: Deps) -> Json:
@@ -78,6 +82,7 @@ async def act(state: RunState, deps: Deps) -> Json:
     )
     replies: list[ToolMessage] = []
     update: Json = {}
+    cut_off = was_cut_off(answer)
     for call in answer.tool_calls:
         outcome = await execute(call["name"], call["args"], context)
         emit(ToolUsed(line=outcome.line))
@@ -85,7 +90,7 @@ async def act(state: RunState, deps: Deps) -> Json:
             emit(TestsRan(result=outcome.test_result))
         replies.append(
             ToolMessage(
-                outcome.content,
+                outcome.content + (CUT_OFF if cut_off and outcome.error else ""),
                 tool_call_id=call["id"] or "",
                 name=call["name"],
                 status="error" if outcome.error else "success",
@@ -93,6 +98,21 @@ async def act(state: RunState, deps: Deps) -> Json:
         )
         if outcome.finished:
             update.update(finished=True, summary=outcome.summary)
+    # Every call gets its reply, the broken ones too: a call without one makes the
+    # provider refuse the whole conversation.
+    for broken in answer.invalid_tool_calls:
+        if not broken.get("id"):
+            continue  # cannot be answered, and `repair` leaves it out of every request
+        name = broken.get("name") or "unknown"
+        emit(ToolUsed(line=f"{name}: arguments were not valid JSON"))
+        replies.append(
+            ToolMessage(
+                broken_call_reply(name, broken.get("args"), broken.get("error"), cut_off),
+                tool_call_id=broken["id"],
+                name=name,
+                status="error",
+            )
+        )
     if update.get("finished"):
         emit(Step(name="implement", status="done"))
     return {"messages": replies, **update}
@@ -100,3 +120,21 @@ async def act(state: RunState, deps: Deps) -> Json:
 
 def after_act(state: RunState) -> str:
     return "verify" if state.get("finished") else "implement"
+
+
+def was_cut_off(answer: AIMessage) -> bool:
+    """The reply stopped at the model's output limit (OpenAI "length", Anthropic "max_tokens")."""
+    meta = answer.response_metadata
+    return meta.get("finish_reason") == "length" or meta.get("stop_reason") == "max_tokens"
+
+
+def broken_call_reply(name: str, args: str | None, error: str | None, cut_off: bool) -> str:
+    """What the model reads about a call whose arguments were not JSON."""
+    why = f" ({error})" if error else ""
+    text = f"Error: your arguments for {name} were not valid JSON{why}; call {name} again."
+    if cut_off:
+        text += CUT_OFF
+    if args:
+        shown = args if len(args) <= BROKEN_SHOWN else args[:BROKEN_SHOWN] + "..."
+        text += f"\nWhat arrived: {shown}"
+    return text

@@ -12,6 +12,7 @@ from agent.deps import Deps
 from agent.errors import ErrorKind, TaskmasterError
 from agent.events import PlanReady, Step, emit
 from agent.git import git
+from agent.model_calls import ask
 from agent.models import Plan, Ticket
 from agent.state import Json, RunState
 
@@ -39,10 +40,8 @@ async def plan(state: RunState, deps: Deps) -> Json:
         SystemMessage(prompts.system_prompt(guide_name or None, guide_text)),
         HumanMessage(prompts.plan_prompt(ticket, listing)),
     ]
-    model = deps.model_for(ticket.key).bind_tools([SubmitPlan], tool_choice="submit_plan")
-    answer = await model.ainvoke(messages)
-    if not isinstance(answer, AIMessage):
-        raise TaskmasterError(ErrorKind.MODEL_OUTPUT)
+    asked = await ask(deps, state, messages, [SubmitPlan], tool_choice="submit_plan")
+    answer = asked.message
     the_plan, replies = _take_plan(answer)
     emit(PlanReady(plan=the_plan))
     emit(Step(name="plan", status="done"))
@@ -53,6 +52,7 @@ async def plan(state: RunState, deps: Deps) -> Json:
         "turns": 0,
         "test_fixes": 0,
         "finished": False,
+        **asked.update(),
     }
 
 

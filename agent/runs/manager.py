@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
@@ -17,7 +18,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command, StateSnapshot
 
 from agent.deps import Deps
-from agent.errors import ErrorKind, TaskmasterError, classify
+from agent.errors import Budget, BudgetExhausted, ErrorKind, TaskmasterError, classify
 from agent.errors import RunRefused as RunRefused  # surfaces import it from here
 from agent.events import (
     ErrorRaised,
@@ -29,6 +30,7 @@ from agent.events import (
     Step,
     StepName,
     TicketLoaded,
+    UsageReported,
     parse_event,
 )
 from agent.graph import Graph
@@ -48,6 +50,11 @@ from agent.workspaces import remove_workspace, workspace_path
 log = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 1000
+# The agent's own work, which TASKMASTER_MAX_MINUTES bounds; delivery after an
+# approval is never stopped half way by it.
+WORKING_NODES = frozenset(
+    {"load_ticket", "prepare_workspace", "plan", "implement", "act", "verify", "prepare_review"}
+)
 
 
 class EventSink(Protocol):
@@ -343,34 +350,57 @@ class RunManager:
                 if steps:
                     await self._emit(run, Step(name=steps[-1], status="failed"))
                 await self._emit(run, ErrorRaised(kind=error.kind, message=error.message))
+                await self._emit_usage(run)
                 await self._emit(run, RunFinished(status="failed"))
         return await self.store.require(run.run_id)
 
     async def _stream(self, run: RunRecord, payload: Any, steps: list[StepName]) -> None:
-        """Drive the graph until it pauses or ends; `steps` collects the steps started."""
+        """Drive the graph until it pauses or ends; `steps` collects the steps started.
+
+        The time spent here is the run's working time (TASKMASTER_MAX_MINUTES): it
+        excludes waiting for a slot and waiting for a person, and is kept in the
+        registry so it adds up across pauses and restarts.
+        """
         await self.store.transition(run.run_id, "running", only_from=("running", "resuming"))
         config = self._config(run.run_id)
-        async for mode, chunk in self._graph.astream(
-            payload, config, stream_mode=["custom", "updates"], durability="sync"
-        ):
-            if mode == "custom":
-                event = parse_event(chunk)
-                if isinstance(event, Step) and event.status == "started":
-                    steps.append(event.name)
-                if isinstance(event, TicketLoaded):
-                    await self.store.set_title(run.run_id, event.ticket.title)
-                await self._emit(run, event)
-                continue
-            if (await self.store.require(run.run_id)).status == "cancelled":
-                return  # cancelled from another process; its canceller tidied up
-            if isinstance(chunk, dict) and "__interrupt__" in chunk:
-                pending = chunk["__interrupt__"][0]
-                await self.store.transition(
-                    run.run_id, "awaiting_review", only_from=("running",), interrupt_id=pending.id
-                )
-                await self.store.set_messages(run.run_id, review_ts=None)  # not shown yet
-                request = ReviewRequest.model_validate(pending.value)
-                await self._emit(run, ReviewRequested(interrupt_id=pending.id, request=request))
+        worked_before = (await self.store.require(run.run_id)).worked_s
+        started = time.monotonic()
+
+        def worked() -> float:
+            return worked_before + time.monotonic() - started
+
+        try:
+            async for mode, chunk in self._graph.astream(
+                payload, config, stream_mode=["custom", "updates"], durability="sync"
+            ):
+                if mode == "custom":
+                    event = parse_event(chunk)
+                    if isinstance(event, Step) and event.status == "started":
+                        steps.append(event.name)
+                    if isinstance(event, TicketLoaded):
+                        await self.store.set_title(run.run_id, event.ticket.title)
+                    if isinstance(event, UsageReported):
+                        await self.store.set_usage(run.run_id, event.usage)
+                    await self._emit(run, event)
+                    continue
+                if (await self.store.require(run.run_id)).status == "cancelled":
+                    return  # cancelled from another process; its canceller tidied up
+                if isinstance(chunk, dict) and "__interrupt__" in chunk:
+                    pending = chunk["__interrupt__"][0]
+                    await self.store.transition(
+                        run.run_id,
+                        "awaiting_review",
+                        only_from=("running",),
+                        interrupt_id=pending.id,
+                    )
+                    await self.store.set_messages(run.run_id, review_ts=None)  # not shown yet
+                    request = ReviewRequest.model_validate(pending.value)
+                    await self._emit_usage(run)
+                    await self._emit(run, ReviewRequested(interrupt_id=pending.id, request=request))
+                elif isinstance(chunk, dict):
+                    await self._check_minutes(run, set(chunk), worked())
+        finally:
+            await self.store.set_worked(run.run_id, worked())
         snapshot = await self._graph.aget_state(config)
         if snapshot.interrupts:
             return
@@ -390,6 +420,13 @@ class RunManager:
         await self.store.transition(run.run_id, outcome, only_from=("running",))
         await self._finish(run, outcome, opened, by=decision.get("by"))
 
+    async def _check_minutes(self, run: RunRecord, nodes: set[str], worked_s: float) -> None:
+        """Stop the agent's work past TASKMASTER_MAX_MINUTES (checked between steps)."""
+        await self.store.set_worked(run.run_id, worked_s)
+        limit = self._deps.settings.max_minutes
+        if nodes & WORKING_NODES and worked_s > limit * 60:
+            raise BudgetExhausted(Budget.MINUTES, limit, used=worked_s / 60)
+
     async def _finish(
         self,
         run: RunRecord,
@@ -400,7 +437,14 @@ class RunManager:
     ) -> None:
         await remove_workspace(workspace_path(self._deps.workspaces, run.run_id))
         await prune(self._checkpointer, run.run_id)
+        await self._emit_usage(run)
         await self._emit(run, RunFinished(status=status, pull_request=pull_request, by=by))
+
+    async def _emit_usage(self, run: RunRecord) -> None:
+        """The run's usage so far, for surfaces that show it at milestones."""
+        usage = (await self.store.require(run.run_id)).usage
+        if usage is not None:
+            await self._emit(run, UsageReported(usage=usage))
 
     async def _emit(self, run: RunRecord, event: Event) -> None:
         try:

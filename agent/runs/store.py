@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from agent.models import ACTIVE_STATUSES, Note, PullRequest, ReviewDecision, RunStatus
+from agent.usage import RunUsage
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -66,6 +67,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX notes_by_run ON notes (run_id, id);
     """,
+    """
+    ALTER TABLE runs ADD COLUMN usage TEXT;
+    ALTER TABLE runs ADD COLUMN worked_s REAL NOT NULL DEFAULT 0;
+    """,
 )
 
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
@@ -97,6 +102,8 @@ class RunRecord:
     owner: str | None = None  # the process driving the run, while its lease lasts
     lease_until: float | None = None
     pull_request: PullRequest | None = None  # what a delivered run opened
+    usage: RunUsage | None = None  # the model's tokens (and cost) so far
+    worked_s: float = 0.0  # seconds spent working, not waiting for a slot or a review
 
     @property
     def delivering(self) -> bool:
@@ -118,6 +125,8 @@ class RunRecord:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "pull_request": self.pull_request.url if self.pull_request else None,
+            "usage": self.usage.model_dump(mode="json") if self.usage else None,
+            "worked_minutes": round(self.worked_s / 60, 2),
         }
 
     @classmethod
@@ -125,10 +134,12 @@ class RunRecord:
         data = dict(zip(row.keys(), tuple(row), strict=True))
         decision = data.pop("decision")
         pull_request = data.pop("pull_request")
+        usage = data.pop("usage", None)
         return cls(
             **data,
             decision=ReviewDecision.model_validate_json(decision) if decision else None,
             pull_request=PullRequest.model_validate_json(pull_request) if pull_request else None,
+            usage=RunUsage.model_validate_json(usage) if usage else None,
         )
 
 
@@ -307,6 +318,14 @@ class RunStore:
             "UPDATE runs SET owner = NULL, lease_until = NULL WHERE run_id = ? AND owner = ?",
             (run_id, owner),
         )
+
+    async def set_usage(self, run_id: str, usage: RunUsage) -> None:
+        await self._conn.execute(
+            "UPDATE runs SET usage = ? WHERE run_id = ?", (usage.model_dump_json(), run_id)
+        )
+
+    async def set_worked(self, run_id: str, seconds: float) -> None:
+        await self._conn.execute("UPDATE runs SET worked_s = ? WHERE run_id = ?", (seconds, run_id))
 
     async def set_title(self, run_id: str, title: str) -> None:
         await self._conn.execute(

@@ -29,6 +29,7 @@ from agent.events import (
     TicketLoaded,
     TicketUpdated,
     ToolUsed,
+    UsageReported,
 )
 from agent.models import FinalStatus, PullRequest, ReviewAction, ReviewRequest
 from agent.runs.store import RunRecord
@@ -239,6 +240,8 @@ class RunView:
                 changes.milestones.append(Reply(*replies.pull_request_reply(pull_request)))
             case TicketUpdated(ticket=ticket, transition=transition):
                 self.ticket_note = replies.ticket_note(ticket, transition, self.decided)
+            case UsageReported(usage=usage):
+                self.record_usage(usage.total_tokens, usage.cost_usd)
             case ErrorRaised(message=message):
                 self.failure = message
             case RunFinished(status=final, pull_request=pull_request, by=by):
