@@ -153,7 +153,7 @@ def model_error(
         case ContextOverflowError():
             return BudgetExhausted(Budget.WINDOW, context_tokens)
         case ModelAuthenticationError() | ModelPermissionDeniedError():
-            return AuthRefused(service, None, key)
+            return AuthRefused(service, None, key, hint=f"check {key} and its access to {model}")
         case ModelRateLimitError():
             return RateLimited(service, None)
         case ModelTimeoutError():

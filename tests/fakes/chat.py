@@ -111,7 +111,9 @@ class FakeChatServer(FakeServer):
         self._healthy.clear()
 
     def heal(self) -> None:
+        """Answer again: no stall, no planned failures left."""
         self._healthy.set()
+        self._failures.clear()
 
     def next_id(self, prefix: str) -> str:
         self._ids += 1

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import pytest_asyncio
 
+from agent.demo import prepare_demo
 from agent.events import Event
 from agent.runs.manager import RunManager
 from agent.runs.runtime import open_runtime
@@ -73,15 +75,24 @@ def provider_env(name: str, fake: FakeChatServer) -> dict[str, str]:
     return {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": fake.key}
 
 
-@pytest.fixture(params=["openai", "anthropic"])
+# LangChain's OpenAI and Anthropic packages keep their HTTP clients in process-wide
+# caches, bound to the event loop that first used them: right for a process, which has
+# one loop, wrong for tests that have one each. These tests share one loop instead
+# (each module says `pytestmark = SHARED_LOOP`; fixtures they use run in it too).
+SHARED_LOOP = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(loop_scope="session", params=["openai", "anthropic"])
 async def provider(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, demo_env: dict[str, str]
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[Provider]:
     name: str = request.param
     fake: FakeChatServer = FakeOpenAI() if name == "openai" else FakeAnthropic()
+    data = tmp_path / "data"
     async with fake:
         env = {
-            **demo_env,
+            **await prepare_demo(data),
+            "TASKMASTER_DATA_DIR": str(data),
             **provider_env(name, fake),
             "TASKMASTER_MODEL": MODELS[name],
             "TASKMASTER_MODEL_TIMEOUT": "5",

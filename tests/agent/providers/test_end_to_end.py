@@ -8,8 +8,10 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from agent.events import RunFinished, UsageReported
 from agent.models import ReviewDecision
-from tests.agent.providers.conftest import Provider, Recorder, data_dir, running
+from tests.agent.providers.conftest import SHARED_LOOP, Provider, Recorder, data_dir, running
 from tests.fakes.chat import demo_turns
+
+pytestmark = SHARED_LOOP
 
 FEEDBACK = "Please also cover TaskService.overdue() with a test."
 
