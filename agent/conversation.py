@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.messages import (
@@ -51,7 +52,7 @@ NO_RESULT = (
     "Error: this call got no result (the reply that made it was cut off or the run "
     "stopped); call it again if you still need it."
 )
-SHORTENED = "[TaskMaster shortened this"
+SHORTENED = "[Shortened by TaskMaster to save context"
 
 
 def estimate_tokens(text: str) -> int:
@@ -88,8 +89,12 @@ def message_tokens(message: BaseMessage) -> int:
 
 def tools_tokens(tools: Sequence[Any]) -> int:
     """The tool schemas a request carries, as OpenAI's format spells them."""
-    if not tools:
-        return 0
+    return _tools_tokens(tuple(tools)) if tools else 0
+
+
+@lru_cache(maxsize=32)
+def _tools_tokens(tools: tuple[Any, ...]) -> int:
+    # The same few tool lists on every call; their schemas are slow to build.
     return estimate_tokens(json.dumps([convert_to_openai_tool(tool) for tool in tools]))
 
 
@@ -234,11 +239,12 @@ def _shorten_reply(reply: ToolMessage) -> ToolMessage:
     text = text_of(reply.content)
     if text.startswith(SHORTENED) or len(text) <= SHORT_ARG:
         return reply
+    # The call just before says what was asked (the path, the pattern); the note says
+    # what became of the answer, in as few tokens as a long run can afford for each.
     name = reply.name or "tool"
-    first = text.strip().splitlines()[0][:120] if text.strip() else ""
     note = (
-        f"{SHORTENED} {name} result ({len(text):,} characters) to keep the conversation "
-        f"within its context budget. It began: {first!r}. Call {name} again if you need it.]"
+        f"{SHORTENED}: this {name} result had {len(text):,} characters. "
+        f"Call {name} again if you need it.]"
     )
     return reply.model_copy(update={"content": note})
 

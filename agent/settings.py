@@ -77,7 +77,7 @@ class Settings(BaseModel):
     test_timeout: float = Field(600.0, alias="TASKMASTER_TEST_TIMEOUT", gt=0)
     max_steps: int = Field(60, alias="TASKMASTER_MAX_STEPS", ge=1)
     # What a run may spend, and how long one model call or rate-limit wait may take.
-    max_tokens: int = Field(2_000_000, alias="TASKMASTER_MAX_TOKENS", ge=1)
+    max_tokens: int = Field(5_000_000, alias="TASKMASTER_MAX_TOKENS", ge=1)
     max_minutes: float = Field(60.0, alias="TASKMASTER_MAX_MINUTES", gt=0)
     context_tokens: int = Field(150_000, alias="TASKMASTER_CONTEXT_TOKENS", ge=1000)
     model_timeout: float = Field(300.0, alias="TASKMASTER_MODEL_TIMEOUT", gt=0)

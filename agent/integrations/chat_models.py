@@ -94,7 +94,11 @@ def _langchain(provider: str, model: str, limits: CallLimits) -> ModelFactory:
             f"TASKMASTER_MODEL={spec} needs the provider extra: {install}"
         ) from None
 
+    made: list[BaseChatModel] = []  # one client for every run and call of this process
+
     def factory(key: str) -> BaseChatModel:
+        if made:
+            return made[0]
         try:
             chat_model: BaseChatModel = init_chat_model(
                 spec, timeout=limits.timeout, max_retries=limits.retries
@@ -113,6 +117,7 @@ def _langchain(provider: str, model: str, limits: CallLimits) -> ModelFactory:
             if error is None:
                 raise
             raise error from None
+        made.append(chat_model)
         return chat_model
 
     return factory

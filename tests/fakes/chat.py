@@ -71,6 +71,32 @@ def demo_turns(key: str) -> list[Turn]:
     return from_script(load_script(DEMO_SCRIPTS, key))
 
 
+READ_FILES = (
+    "src/tasktrack/service.py",
+    "src/tasktrack/storage.py",
+    "tests/test_service.py",
+    "src/tasktrack/models.py",
+    "tests/test_models.py",
+)
+
+
+def reading_run(tool_calls: int, per_turn: int = 1) -> list[Turn]:
+    """A long run on the demo's TASK-101: the plan, then `tool_calls` calls, `per_turn` in
+    each turn, that read the demo's files (and now and then write a page of notes), then
+    `finish`."""
+    calls = []
+    for number in range(tool_calls):
+        if number % 25 == 24:
+            calls.append(Call("write_file", {"path": f"notes/n{number}.md", "content": "n" * 3000}))
+        else:
+            calls.append(Call("read_file", {"path": READ_FILES[number % len(READ_FILES)]}))
+    turns = [demo_turns("TASK-101")[0]]
+    for start in range(0, tool_calls, per_turn):
+        turns.append(Turn(f"Reading, step {start}.", tuple(calls[start : start + per_turn])))
+    turns.append(call("finish", summary="Read the code; wrote notes."))
+    return turns
+
+
 def json_tokens(value: Any) -> int:
     return estimate_tokens(json.dumps(value))
 

@@ -1,0 +1,40 @@
+"""A long run stays within TASKMASTER_CONTEXT_TOKENS: no request the provider receives is
+over it, counted with the same estimate TaskMaster uses, over what the provider received."""
+
+from __future__ import annotations
+
+from langchain_core.messages import ToolMessage
+
+from agent.conversation import SHORTENED
+from tests.agent.providers.conftest import SHARED_LOOP, Provider, running
+from tests.fakes.chat import reading_run
+
+pytestmark = SHARED_LOOP
+
+TOOL_CALLS = 300
+PER_TURN = 5  # models call tools in parallel; fewer turns keep the test quick
+BUDGET = 30_000
+
+
+async def test_a_300_tool_call_run_sends_no_request_over_the_budget(provider: Provider) -> None:
+    provider.fake.enqueue(*reading_run(TOOL_CALLS, PER_TURN))
+    settings = {
+        "TASKMASTER_CONTEXT_TOKENS": str(BUDGET),
+        "TASKMASTER_MAX_STEPS": "400",
+        "TASKMASTER_MAX_TOKENS": "100000000",
+    }
+    async with running(provider, **settings) as manager:
+        run = await manager.start("TASK-101", "U_ANA")
+        review = await manager.wait(run.run_id)
+        messages = (await manager.snapshot(run.run_id)).values["messages"]
+
+    assert review.status == "awaiting_review", review.error
+    sent = provider.fake.sent_tokens
+    assert len(sent) == TOOL_CALLS // PER_TURN + 2  # the plan, every turn, the finish
+    assert max(sent) <= BUDGET
+    # Without shortening it would not have fitted: the tool output alone is many budgets.
+    replies = [m for m in messages if isinstance(m, ToolMessage)]
+    assert sum(len(r.text) for r in replies if not r.text.startswith(SHORTENED)) < 3 * BUDGET
+    assert len(replies) == TOOL_CALLS + 2  # every call was answered (and submit_plan, finish)
+    assert sum(1 for r in replies if r.text.startswith(SHORTENED)) > TOOL_CALLS // 2
+    assert provider.fake.refusals == []
