@@ -152,11 +152,11 @@ def model_error(
     key = KEY_SETTINGS.get(provider, f"{provider.upper()}_API_KEY")
     limits = limits or CallLimits()
     status = getattr(exc, "status_code", None)
+    if _context_overflow(exc):
+        return BudgetExhausted(Budget.WINDOW, context_tokens)
     match exc:
         case TaskmasterError():
             return exc
-        case ContextOverflowError():
-            return BudgetExhausted(Budget.WINDOW, context_tokens)
         case ModelAuthenticationError() | ModelPermissionDeniedError():
             return AuthRefused(service, None, key, hint=f"check {key} and its access to {model}")
         case ModelRateLimitError():
@@ -178,3 +178,17 @@ def model_error(
     if key.lower() in text and ("missing" in text or "no api key" in text):
         return AuthRefused(service, None, key, missing=True)
     return None
+
+
+def _context_overflow(exc: BaseException) -> bool:
+    """The provider says the request is longer than the model's window.
+
+    LangChain recognises most providers' wording (`ContextOverflowError`); OpenAI's own
+    error code is checked too, since newer SDKs leave it out of the message LangChain
+    reads.
+    """
+    if isinstance(exc, ContextOverflowError):
+        return True
+    return getattr(exc, "code", None) == "context_length_exceeded" or (
+        "maximum context length" in str(exc)
+    )

@@ -20,8 +20,10 @@ from agent.events import (
     TestsRan,
     TicketLoaded,
     ToolUsed,
+    UsageReported,
 )
 from agent.models import FileStat, Plan, ReviewRequest, TestResult, Ticket
+from agent.usage import RunUsage
 from bot.slack import blocks as review_blocks
 from bot.slack import ids
 from bot.slack.blocks import feedback_modal, reject_modal
@@ -339,3 +341,15 @@ def test_root_of_a_failed_run_says_what_failed_and_offers_retry() -> None:
     view.apply(Step(name="workspace", status="started"))  # retried: it works again
     _, again = root_message(view)
     assert [b["action_id"] for b in _buttons(again)] == [ids.CANCEL]
+
+
+def test_card_shows_the_engines_usage_event() -> None:
+    view = RunView("r1", "TASK-7", "U1", "C1", root_ts="1.0")
+    usage = RunUsage().add({"input_tokens": 12_345, "output_tokens": 678}, "gpt-4o")
+    view.apply(RunStarted(ticket="TASK-7", requester="U1"))
+    view.apply(UsageReported(usage=usage))
+    _, blocks = progress_message(view, view.started_at)
+    assert "13,023 tokens · $0.04" in _said(blocks)
+    view.apply(RunFinished(status="done"))
+    _, blocks = progress_message(view, view.started_at)
+    assert "13,023 tokens" in _said(blocks)  # and on the finished card

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 
-from agent.integrations.chat_models import model_factory
+from agent.errors import AuthRefused, ErrorKind
+from agent.integrations.chat_models import CallLimits, model_factory
 from agent.integrations.scripted_model import ScriptedChatModel
 from agent.settings import SettingsError
 
@@ -72,3 +73,17 @@ def test_model_factory_other_provider_uses_init_chat_model(
 
     assert factory("TASK-1") is model
     assert calls == ["openai:gpt-5"]
+
+
+async def test_a_missing_openai_key_is_auth_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # OpenAI's client refuses to start without a key. (Anthropic's sends the request
+    # anyway, and its 401 is `auth` naming ANTHROPIC_API_KEY: tests/agent/providers.)
+    for variable in ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    factory = model_factory("openai:gpt-4o", CallLimits(timeout=1, retries=0))
+    with pytest.raises(AuthRefused) as refused:
+        factory("TASK-1")
+    assert refused.value.kind == ErrorKind.AUTH and refused.value.missing
+    assert refused.value.message == "OPENAI_API_KEY is not set: TaskMaster needs it to use OpenAI."

@@ -6,7 +6,9 @@ from __future__ import annotations
 from langchain_core.messages import ToolMessage
 
 from agent.conversation import SHORTENED
-from tests.agent.providers.conftest import SHARED_LOOP, Provider, running
+from agent.errors import ErrorKind
+from agent.events import ErrorRaised
+from tests.agent.providers.conftest import SHARED_LOOP, Provider, Recorder, running
 from tests.fakes.chat import reading_run
 
 pytestmark = SHARED_LOOP
@@ -38,3 +40,24 @@ async def test_a_300_tool_call_run_sends_no_request_over_the_budget(provider: Pr
     assert len(replies) == TOOL_CALLS + 2  # every call was answered (and submit_plan, finish)
     assert sum(1 for r in replies if r.text.startswith(SHORTENED)) > TOOL_CALLS // 2
     assert provider.fake.refusals == []
+
+
+async def test_a_model_window_smaller_than_the_budget_is_budget_exhausted_saying_what_to_lower(
+    provider: Provider, recorder: Recorder
+) -> None:
+    provider.fake.enqueue(*reading_run(20))
+    provider.fake.window = 8_000  # the model takes less than TASKMASTER_CONTEXT_TOKENS allows
+    async with running(provider, recorder) as manager:
+        run = await manager.start("TASK-101", "U_ANA")
+        overflowed = await manager.wait(run.run_id)
+    assert overflowed.status == "failed"
+    [error] = recorder.of(ErrorRaised)
+    assert error.kind == ErrorKind.BUDGET_EXHAUSTED
+    assert "lower it below the model's window" in error.message
+    assert "TASKMASTER_CONTEXT_TOKENS=150,000" in error.message
+
+    async with running(provider, recorder, TASKMASTER_CONTEXT_TOKENS="7000") as manager:
+        await manager.resume(run.run_id)
+        resumed = await manager.wait(run.run_id)
+    assert resumed.status == "awaiting_review", resumed.error
+    assert max(provider.fake.sent_tokens[-5:]) <= 7_000
