@@ -8,7 +8,7 @@ write a page of notes). It prints, per run: the largest request and the tokens s
 in all (TaskMaster's estimate, as the fake counted what it received), the wall time,
 and the wall time outside the model (the wall time less the fake's time answering).
 
-    .venv/bin/python bench/long_runs.py [--calls 30 300] [--context-tokens N]
+    .venv/bin/python bench/long_runs.py [--calls 30 300] [--per-turn N] [--context-tokens N]
 """
 
 from __future__ import annotations
@@ -39,12 +39,14 @@ async def ignore(run: RunRecord, event: object) -> None:
     return None
 
 
-async def one_run(provider: str, calls: int, context_tokens: int) -> dict[str, float]:
+async def one_run(
+    provider: str, calls: int, per_turn: int, context_tokens: int
+) -> dict[str, float]:
     fake: FakeChatServer = FakeOpenAI() if provider == "openai" else FakeAnthropic()
     with tempfile.TemporaryDirectory(prefix="taskmaster-bench-") as scratch:
         data = Path(scratch)
         async with fake:
-            fake.enqueue(*reading_run(calls))
+            fake.enqueue(*reading_run(calls, per_turn))
             if provider == "openai":
                 os.environ.update(OPENAI_BASE_URL=f"{fake.url}/v1", OPENAI_API_KEY=fake.key)
             else:
@@ -76,10 +78,11 @@ async def one_run(provider: str, calls: int, context_tokens: int) -> dict[str, f
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[30, 300])
+    parser.add_argument("--per-turn", type=int, default=1, help="tool calls in one turn")
     parser.add_argument("--context-tokens", type=int, default=150_000)
     parser.add_argument("--providers", nargs="+", default=list(MODELS))
     args = parser.parse_args()
-    print(f"TASKMASTER_CONTEXT_TOKENS={args.context_tokens:,}")
+    print(f"TASKMASTER_CONTEXT_TOKENS={args.context_tokens:,}, {args.per_turn} call(s) a turn")
     print(
         "| provider | tool calls | requests | largest request (tokens) | tokens sent in all "
         "| wall time | outside the model |"
@@ -87,7 +90,7 @@ async def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for provider in args.providers:
         for calls in args.calls:
-            row = await one_run(provider, calls, args.context_tokens)
+            row = await one_run(provider, calls, args.per_turn, args.context_tokens)
             print(
                 f"| {provider} | {calls} | {row['requests']:.0f} | {row['largest']:,.0f} "
                 f"| {row['sent']:,.0f} | {row['wall']:.1f}s | {row['outside']:.1f}s |",

@@ -70,4 +70,5 @@ class CodeHost(Protocol):
 
 
 ModelFactory = Callable[[str], BaseChatModel]
-"""Gives the chat model for one run, by ticket key (the scripted model reads one script per key)."""
+"""Gives the chat model for one run, by ticket key (the scripted model reads one script per
+key; a real provider's model is made once and shared, with its HTTP client)."""
