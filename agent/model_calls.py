@@ -40,7 +40,6 @@ class Answer:
     shortened: list[BaseMessage]  # state messages replaced by shorter versions (same ids)
     usage: RunUsage
     token_scale: float
-    sent_tokens: int  # TaskMaster's estimate of the request
 
     def update(self) -> dict[str, Any]:
         return {"usage": self.usage.model_dump(mode="json"), "token_scale": self.token_scale}
@@ -107,4 +106,4 @@ async def ask(
         raw = estimate / max(scale, 1.0)
         counted = int(metadata.get("input_tokens") or 0)
         scale = max(1.0, counted / raw) if raw else scale
-    return Answer(reply, shortened, total, scale, estimate)
+    return Answer(reply, shortened, total, scale)

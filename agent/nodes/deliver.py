@@ -135,9 +135,9 @@ def pull_request_body(state: RunState) -> str:
         lines += ["", "## What changed", state["summary"]]
     test_line = f"`{tests.command}`: {tests.headline}" if tests else "no test command found"
     lines += ["", "## Tests", test_line, ""]
-    if state.get("usage"):
-        usage = RunUsage.model_validate(state["usage"])
-        lines += [f"Model: {usage.model or 'unknown'}, {usage.describe()}.", ""]
+    usage = RunUsage.model_validate(state.get("usage") or {})
+    if usage.calls:  # a model that reports usage (the scripted one does not)
+        lines += [f"Model: {usage.model}, {usage.describe()}.", ""]
     decision = ReviewDecision.model_validate(state["decision"])
     lines.append(f"Approved in TaskMaster by {decision.who}.")
     return "\n".join(lines)
