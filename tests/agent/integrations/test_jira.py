@@ -372,3 +372,13 @@ async def test_jira_missing_setting_is_named(http: aiohttp.ClientSession) -> Non
     incomplete = Settings.model_validate({"JIRA_URL": "https://acme.atlassian.net"})
     with pytest.raises(SettingsError, match="JIRA_EMAIL"):
         JiraTicketSource(incomplete, http)
+
+
+async def test_jira_503_with_retry_after_is_retried_no_sooner(
+    jira: FakeJira, http: aiohttp.ClientSession
+) -> None:
+    jira.fail("GET", "/rest/api/3/issue/TASK-101", 503, headers={"Retry-After": "1"})
+    ticket = await source(jira, http, Sleeps(real=True)).fetch("TASK-101")
+    assert ticket.key == "TASK-101"
+    first, second = jira.to("GET", "/rest/api/3/issue/TASK-101")
+    assert second.at - first.at >= 1.0
