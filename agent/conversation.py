@@ -14,7 +14,10 @@ The graph state keeps the run's conversation; before each call it goes through
   (a whole file in `write_file`). The latest tool outputs, the system prompt, the
   ticket and every message from people (reviewer feedback) stay whole. The
   shortened messages replace the originals in the state (same ids), so the stored
-  conversation stays bounded too.
+  conversation stays bounded too. Once over `HEADROOM` of the budget it shortens
+  down to `LOW_WATER`, not just under the line: the requests after it then only add
+  to a beginning that does not change, which providers serve from their prompt
+  cache, where shortening one old message per request would change it every time.
 
 Tokens are estimated, not counted: one token per `CHARS_PER_TOKEN` characters of
 the text a provider receives (contents, tool names and JSON arguments, tool
@@ -44,6 +47,7 @@ from agent.errors import Budget, BudgetExhausted
 CHARS_PER_TOKEN = 3
 MESSAGE_TOKENS = 4  # a message's role and separators
 HEADROOM = 0.9
+LOW_WATER = 0.6  # once it must shorten, `fit` shortens down to this share of the budget
 KEEP_WHOLE = 4  # the latest tool outputs (and assistant turns) are never shortened first
 SHORT_ARG = 200  # tool-call arguments longer than this are shortened in old turns
 SHORT_TEXT = 600  # assistant text longer than this is shortened in old turns
@@ -194,13 +198,14 @@ def fit(
     out = list(messages)
     sizes = [message_tokens(message) for message in out]
     fixed = tools_tokens(tools)
-    target = budget * HEADROOM
+    limit = budget * HEADROOM
 
     def total() -> int:
         return round((fixed + sum(sizes)) * max(scale, 1.0))
 
-    if total() <= target:
+    if total() <= limit:
         return out, total()
+    target = budget * LOW_WATER
     last_ai = max((i for i, m in enumerate(out) if isinstance(m, AIMessage)), default=-1)
     tool_indexes = [i for i, m in enumerate(out) if isinstance(m, ToolMessage)]
     ai_indexes = [i for i, m in enumerate(out) if isinstance(m, AIMessage)]
@@ -222,7 +227,7 @@ def fit(
             if shorter is not out[i]:
                 out[i] = shorter
                 sizes[i] = message_tokens(shorter)
-    if total() <= target:
+    if total() <= limit:
         return out, total()
     raise BudgetExhausted(Budget.CONTEXT, budget, used=total())
 

@@ -13,6 +13,7 @@ from langchain_core.messages import (
 
 from agent.conversation import (
     EMPTY_REPLY,
+    LOW_WATER,
     NO_RESULT,
     SHORTENED,
     estimate_tokens,
@@ -147,3 +148,17 @@ def test_estimate_counts_text_arguments_and_schemas() -> None:
     turn = read(1, size=300)
     assert message_tokens(turn[1]) > estimate_tokens("x" * 300)
     assert request_tokens([], IMPLEMENT_TOOLS) > 0
+
+
+def test_fit_shortens_well_below_the_line_so_the_next_requests_keep_their_beginning() -> None:
+    messages = [*start()]
+    for number in range(30):
+        messages += read(number)
+    budget = 12_000
+    fitted, estimate = fit(messages, IMPLEMENT_TOOLS, budget)
+    assert estimate <= budget * LOW_WATER
+
+    # The next turns only add: nothing before them changes until the line is reached again.
+    grown = [*fitted, *read(30), *read(31)]
+    refitted, _ = fit(grown, IMPLEMENT_TOOLS, budget)
+    assert refitted == grown
