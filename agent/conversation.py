@@ -11,7 +11,8 @@ The graph state keeps the run's conversation; before each call it goes through
 - `fit` keeps the request under TASKMASTER_CONTEXT_TOKENS. Old tool outputs are
   shortened first, oldest first, each replaced by a note that says what it was and
   that the tool can be called again; then the long arguments of old tool calls
-  (a whole file in `write_file`). The latest tool outputs, the system prompt, the
+  (a whole file in `write_file`), and last those of the latest call (the tool has
+  run; what it wrote can be read). The latest tool outputs, the system prompt, the
   ticket and every message from people (reviewer feedback) stay whole. The
   shortened messages replace the originals in the state (same ids), so the stored
   conversation stays bounded too. Once over `HEADROOM` of the budget it shortens
@@ -212,12 +213,14 @@ def fit(
     recent_tools = set(tool_indexes[-KEEP_WHOLE:])
     recent_ais = set(ai_indexes[-KEEP_WHOLE:])
     # In order: old tool outputs; old calls' arguments and text; then the recent
-    # ones, except the latest turn's, which the model has not read yet.
+    # ones, except the latest turn's outputs, which the model has not read yet; last,
+    # the latest call's own arguments (the tool has run: a file it wrote can be read).
     passes = [
         [i for i in tool_indexes if i not in recent_tools],
         [i for i in ai_indexes if i not in recent_ais],
         [i for i in tool_indexes if i in recent_tools and i < last_ai],
         [i for i in ai_indexes if i in recent_ais and i < last_ai],
+        [last_ai] if last_ai >= 0 else [],
     ]
     for indexes in passes:
         for i in indexes:

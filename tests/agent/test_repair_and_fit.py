@@ -162,3 +162,18 @@ def test_fit_shortens_well_below_the_line_so_the_next_requests_keep_their_beginn
     grown = [*fitted, *read(30), *read(31)]
     refitted, _ = fit(grown, IMPLEMENT_TOOLS, budget)
     assert refitted == grown
+
+
+def test_fit_shortens_even_the_latest_calls_arguments_before_giving_up() -> None:
+    # The model wrote a 300 KB file in its last turn: the tool has run, the file is
+    # there to read; the request need not carry it again.
+    huge = AIMessage(
+        "",
+        tool_calls=[
+            {"name": "write_file", "args": {"path": "big.txt", "content": "a" * 300_000}, "id": "w"}
+        ],
+    )
+    wrote = ToolMessage("wrote big.txt", tool_call_id="w", name="write_file")
+    fitted, estimate = fit([*start(), huge, wrote], IMPLEMENT_TOOLS, 20_000)
+    assert estimate <= 20_000
+    assert fitted[-1] is wrote
