@@ -3,6 +3,7 @@ over it, counted with the same estimate TaskMaster uses, over what the provider 
 
 from __future__ import annotations
 
+import pytest
 from langchain_core.messages import ToolMessage
 
 from agent.conversation import SHORTENED
@@ -18,6 +19,9 @@ PER_TURN = 5  # models call tools in parallel; fewer turns keep the test quick
 BUDGET = 30_000
 
 
+# One provider keeps the suite short: fitting is the same for both, and the second test
+# here and bench/long_runs.py run both.
+@pytest.mark.parametrize("provider", ["openai"], indirect=True)
 async def test_a_300_tool_call_run_sends_no_request_over_the_budget(provider: Provider) -> None:
     provider.fake.enqueue(*reading_run(TOOL_CALLS, PER_TURN))
     settings = {
