@@ -5,8 +5,11 @@ real provider SDK against its fake (tests/fakes), through the product's own runt
 and settings (TASKMASTER_CONTEXT_TOKENS as configured, 150,000 by default), until
 the review. The model's turns read the demo's files over and over (and now and then
 write a page of notes). It prints, per run: the largest request and the tokens sent
-in all (TaskMaster's estimate, as the fake counted what it received), the wall time,
-and the wall time outside the model (the wall time less the fake's time answering).
+in all (TaskMaster's estimate, as the fake counted what it received), how many of
+those the provider served from its prompt cache (OpenAI caches automatically; the
+fake simulates it; Anthropic only with cache_control, which TaskMaster does not
+send), the wall time, and the wall time outside the model (the wall time less the
+fake's time answering).
 
     .venv/bin/python bench/long_runs.py [--calls 30 300] [--per-turn N] [--context-tokens N]
 """
@@ -69,6 +72,7 @@ async def one_run(
     return {
         "largest": max(fake.sent_tokens),
         "sent": sum(fake.sent_tokens),
+        "cached": sum(usage.cached for usage in fake.usages),
         "requests": len(fake.sent_tokens),
         "wall": wall,
         "outside": wall - fake.handling_s,
@@ -85,15 +89,16 @@ async def main() -> None:
     print(f"TASKMASTER_CONTEXT_TOKENS={args.context_tokens:,}, {args.per_turn} call(s) a turn")
     print(
         "| provider | tool calls | requests | largest request (tokens) | tokens sent in all "
-        "| wall time | outside the model |"
+        "| of which cached | wall time | outside the model |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for provider in args.providers:
         for calls in args.calls:
             row = await one_run(provider, calls, args.per_turn, args.context_tokens)
             print(
                 f"| {provider} | {calls} | {row['requests']:.0f} | {row['largest']:,.0f} "
-                f"| {row['sent']:,.0f} | {row['wall']:.1f}s | {row['outside']:.1f}s |",
+                f"| {row['sent']:,.0f} | {row['cached']:,.0f} | {row['wall']:.1f}s "
+                f"| {row['outside']:.1f}s |",
                 flush=True,
             )
 
