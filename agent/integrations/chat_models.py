@@ -172,8 +172,8 @@ def model_error(
                 ErrorKind.INVALID_INPUT,
                 f"{service} has no model {model!r}: check TASKMASTER_MODEL={spec}.",
             )
-    # Without a key the clients refuse to start (OpenAI) or to send (Anthropic), with
-    # words that name the environment variable.
+    # Without a key OpenAI's client refuses to start, in words that name the variable.
+    # (Anthropic's sends the request anyway; its 401 is `AuthRefused` above.)
     text = str(exc).lower()
     if key.lower() in text and ("missing" in text or "no api key" in text):
         return AuthRefused(service, None, key, missing=True)
