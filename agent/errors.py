@@ -227,6 +227,7 @@ class RefusalReason(StrEnum):
     UNKNOWN = "unknown"  # no such run
     STALE = "stale"  # the review or run is not in the state the request assumed
     NOT_ALLOWED = "not_allowed"  # the lifecycle's rules forbid it
+    FINISHED = "finished"  # the run has ended: it takes no more messages
 
 
 class RunRefused(Exception):

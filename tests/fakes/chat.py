@@ -68,7 +68,7 @@ def from_script(turns: list[ScriptTurn]) -> list[Turn]:
 
 def demo_turns(key: str) -> list[Turn]:
     """The demo's transcript for `key`, as a provider's turns."""
-    return from_script(load_script(DEMO_SCRIPTS, key))
+    return from_script(list(load_script(DEMO_SCRIPTS, key).turns))
 
 
 READ_FILES = (
