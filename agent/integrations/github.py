@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from agent.errors import ErrorKind, TaskmasterError
-from agent.git import git
+from agent.integrations.hosted_git import clone_default_branch, push_branch
 from agent.integrations.http import JsonApi, RetryPolicy
 from agent.models import PullRequest
 from agent.settings import Settings
@@ -87,35 +87,23 @@ class GitHubCodeHost:
 
     async def clone(self, dest: Path) -> None:
         repo = await self.repository()
-        await git(
-            "clone",
-            "--branch",
-            repo.default_branch,
-            "--",
+        await clone_default_branch(
             repo.clone_url,
-            str(dest),
+            repo.default_branch,
+            dest,
             config=self._git_config,
             redact=self._secrets,
         )
 
     async def push(self, workspace: Path, branch: str) -> str:
         repo = await self.repository()
-        if not branch or branch.startswith("-") or branch in (repo.default_branch, "HEAD"):
-            raise TaskmasterError(
-                ErrorKind.INVALID_INPUT, f"TaskMaster never pushes to the branch {branch!r}."
-            )
-        ref = f"refs/heads/{branch}"
-        sha = (await git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=workspace)).strip()
-        # Push the sha just read, so the sha returned is exactly the one the remote has.
-        await git(
-            "push",
-            "origin",
-            f"{sha}:{ref}",
-            cwd=workspace,
+        return await push_branch(
+            workspace,
+            branch,
+            repo.default_branch,
             config=self._git_config,
             redact=self._secrets,
         )
-        return sha
 
     async def find_pull_request(self, branch: str) -> PullRequest | None:
         reply = await self.api.call(

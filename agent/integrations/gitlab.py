@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 
 from agent.errors import ErrorKind, TaskmasterError
-from agent.git import git
 from agent.integrations.gitlab_api import SERVICE, gitlab_api, project_path
+from agent.integrations.hosted_git import clone_default_branch, push_branch
 from agent.integrations.http import RetryPolicy
 from agent.models import PullRequest
 from agent.settings import Settings
@@ -86,35 +86,23 @@ class GitLabCodeHost:
 
     async def clone(self, dest: Path) -> None:
         project = await self.project_info()
-        await git(
-            "clone",
-            "--branch",
-            project.default_branch,
-            "--",
+        await clone_default_branch(
             project.clone_url,
-            str(dest),
+            project.default_branch,
+            dest,
             config=self._git_config(project.clone_url),
             redact=self._secrets,
         )
 
     async def push(self, workspace: Path, branch: str) -> str:
         project = await self.project_info()
-        if not branch or branch.startswith("-") or branch in (project.default_branch, "HEAD"):
-            raise TaskmasterError(
-                ErrorKind.INVALID_INPUT, f"TaskMaster never pushes to the branch {branch!r}."
-            )
-        ref = f"refs/heads/{branch}"
-        sha = (await git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=workspace)).strip()
-        # Push the sha just read, so the sha returned is exactly the one the remote has.
-        await git(
-            "push",
-            "origin",
-            f"{sha}:{ref}",
-            cwd=workspace,
+        return await push_branch(
+            workspace,
+            branch,
+            project.default_branch,
             config=self._git_config(project.clone_url),
             redact=self._secrets,
         )
-        return sha
 
     async def find_pull_request(self, branch: str) -> PullRequest | None:
         reply = await self.api.call(

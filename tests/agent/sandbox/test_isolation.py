@@ -136,21 +136,28 @@ async def test_a_hostile_test_command_finds_no_secret_anywhere(
         assert value not in result.output_tail
 
 
-@pytest.fixture
-async def listening() -> AsyncIterator[int]:
-    """A port on 127.0.0.1 that answers, as TaskMaster's own HTTP server does."""
+@contextlib.asynccontextmanager
+async def _answering(address: str) -> AsyncIterator[int]:
+    """An HTTP server on `address` that answers, and its port."""
 
     async def hello(_: web.Request) -> web.Response:
         return web.Response(text="reached")
 
     app = web.Application()
     app.router.add_get("/", hello)
-    server = TestServer(app, host="127.0.0.1")
+    server = TestServer(app, host=address)
     await server.start_server()
     try:
         yield server.port or 0
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def listening() -> AsyncIterator[int]:
+    """A port on 127.0.0.1 that answers, as TaskMaster's own HTTP server does."""
+    async with _answering("127.0.0.1") as port:
+        yield port
 
 
 CONNECT = (
@@ -181,18 +188,8 @@ def _own_address() -> str:
 @pytest.fixture
 async def listening_everywhere() -> AsyncIterator[int]:
     """A port on every address of this machine, as a service outside TaskMaster's is."""
-
-    async def hello(_: web.Request) -> web.Response:
-        return web.Response(text="reached")
-
-    app = web.Application()
-    app.router.add_get("/", hello)
-    server = TestServer(app, host="0.0.0.0")
-    await server.start_server()
-    try:
-        yield server.port or 0
-    finally:
-        await server.close()
+    async with _answering("0.0.0.0") as port:
+        yield port
 
 
 async def test_network_on_reaches_out_but_never_the_hosts_loopback(
