@@ -43,6 +43,9 @@ class Settings(BaseModel):
     slack_review_group: str | None = Field(
         None, alias="SLACK_REVIEW_GROUP", pattern=r"^S[A-Z0-9]+$"
     )
+    # Slack's agent surface (streams, a session with Stop, code channels) or a plain thread.
+    slack_surface: Literal["thread", "agent"] = Field("thread", alias="TASKMASTER_SLACK_SURFACE")
+    slack_code_channels: bool = Field(False, alias="TASKMASTER_SLACK_CODE_CHANNELS")
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
 
     model: str | None = Field(None, alias="TASKMASTER_MODEL")

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 Send = Callable[[JSON], Awaitable[int]]
 """Delivers one event_callback; returns the app's HTTP status (200 when acked)."""
 
-KNOWN = frozenset({"message.channels", "reaction_added"})
+KNOWN = frozenset({"message.channels", "reaction_added", "agent_session_stopped"})
 
 
 class Events:
@@ -78,6 +78,11 @@ class Events:
                     "event_ts": self.ws.next_ts(),
                 }
             )
+
+    def send_event(self, name: str, event: JSON) -> None:
+        """An event LocalSlack makes itself (a person's click on Stop), if subscribed."""
+        if name in self.subscriptions:
+            self._enqueue(event)
 
     def _enqueue(self, event: JSON) -> None:
         self._ids += 1

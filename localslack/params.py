@@ -13,7 +13,9 @@ from typing import Any
 from aiohttp import web
 
 JSON = dict[str, Any]
-JSON_FIELDS = frozenset({"blocks", "attachments", "view", "files", "metadata"})
+JSON_FIELDS = frozenset(
+    {"blocks", "attachments", "view", "files", "metadata", "chunks", "commands", "code_channel"}
+)
 
 
 class BadRequest(Exception):

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from localslack.agents import REFUSALS, AgentSurface, CodeChannel, Refusal, Session, Stream
 from localslack.changes import Changes
 from localslack.delivery import VERIFICATION_TOKEN, Delivery, DeliveryResult
 from localslack.events import Events
@@ -59,8 +60,14 @@ class LocalSlack:
         self.faults = Faults()
         self._base_url: str | None = None
         self.socket = SocketMode(app_token=app_token, base_url=self._url)
+        self.agents = AgentSurface(self.workspace)
         self.webapi = WebApi(
-            self.workspace, self.faults, token=bot_token, base_url=self._url, socket=self.socket
+            self.workspace,
+            self.faults,
+            token=bot_token,
+            base_url=self._url,
+            socket=self.socket,
+            agents=self.agents,
         )
         self.delivery = Delivery(
             self.workspace, signing_secret=signing_secret, base_url=self._url, socket=self.socket
@@ -230,7 +237,56 @@ class LocalSlack:
         """Every n-th call (of `methods`, or of all) answers `status`; n=0 turns it off."""
         self.faults.fail_every(n, status=status, retry_after=retry_after, methods=methods)
 
+    def refuse_agent_methods(self, error: str = "not_allowed", *, after: int = 0) -> None:
+        """The workspace refuses Slack's agent methods (streams, sessions, code channels)
+        with `error` (not_allowed, feature_not_enabled, missing_scope), after `after` calls."""
+        if error not in REFUSALS:
+            raise ValueError(f"not a workspace refusal: {error}")
+        self.agents.refusal = Refusal(error, after)
+
+    def seal_streams_after(self, appends: int | None) -> None:
+        """Seal each stream after this many appends, as Slack does a few minutes into a
+        long turn: the next append answers `message_not_in_streaming_state`."""
+        self.agents.seal_after = appends
+
+    def seal_streams(self) -> list[str]:
+        """Seal every open stream now (the timestamps): Slack's limit on a long turn."""
+        sealed = []
+        for (channel, ts), stream in self.agents.streams.items():
+            if stream.streaming:
+                stream.streaming = False
+                self.workspace.find(channel, ts).stream = stream.to_dict()
+                sealed.append(ts)
+        return sealed
+
+    # -- the agent surface: what happened ------------------------------------------------------
+
+    def stream(self, channel: str, ts: str) -> Stream:
+        return self.agents.stream(channel, ts)
+
+    def session(self, channel: str, thread_ts: str | None) -> Session | None:
+        return self.agents.session(channel, thread_ts)
+
+    @property
+    def code_channels(self) -> list[CodeChannel]:
+        return list(self.agents.code_channels.values())
+
     # -- what Slack sends to the app -----------------------------------------------------------
+
+    async def stop_session(self, channel: str, thread_ts: str, *, user: str = "U_ANA") -> JSON:
+        """A person clicks Stop on a processing agent session: `agent_session_stopped`."""
+        event = self.agents.stop_clicked(channel, thread_ts, user)
+        self.events.send_event("agent_session_stopped", event)
+        await self._notify()
+        return event
+
+    async def agent_command(
+        self, channel: str, command: str, text: str = "", *, user: str = "U_ANA"
+    ) -> DeliveryResult:
+        """A person types an agent slash command the app registered in a code channel."""
+        if not self.agents.command_registered(channel, command):
+            raise LookupError(f"{command} is not an agent command of {channel}")
+        return await self.slash_command(text, user=user, channel=channel, command=command)
 
     async def slash_command(
         self,

@@ -46,6 +46,8 @@ def snapshot(
 
 def message_json(ws: Workspace, message: Message) -> JSON:
     out = message.to_dict()
+    if message.stream is not None:
+        out["stream"] = message.stream
     if message.files:
         out["files"] = [_with_preview(ws, f) for f in message.files]
     return out

@@ -103,6 +103,7 @@ class Message:
     edited: JSON | None = None
     reply_count: int = 0
     reactions: list[JSON] = field(default_factory=list)  # [{"name", "users", "count"}]
+    stream: JSON | None = None  # a streamed message's tasks, plan and text (localslack.agents)
 
     @property
     def is_reply(self) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from localslack.agents import AgentSurface, CodeChannel
 from localslack.blocks import check_message, check_view
 from localslack.faults import Faults
 from localslack.params import JSON, BadRequest, bearer, field_bytes, read_params
@@ -40,8 +41,10 @@ class WebApi:
         token: str,
         base_url: Callable[[], str],
         socket: SocketMode,
+        agents: AgentSurface,
     ) -> None:
         self.ws = ws
+        self.agents = agents
         self.faults = faults
         self.token = token
         self.base_url = base_url
@@ -65,6 +68,7 @@ class WebApi:
             "views.update": self.views_update,
             "files.getUploadURLExternal": self.get_upload_url,
             "files.completeUploadExternal": self.complete_upload,
+            **agents.handlers(),
         }
 
     def routes(self) -> list[web.RouteDef]:
@@ -98,6 +102,9 @@ class WebApi:
         if error is not None:
             self.ws.refuse(f"{method}: {error}")
             return _answer(call, {"ok": False, "error": error})
+        workspace_refusal = self.agents.refused(method)
+        if workspace_refusal is not None:
+            return _answer(call, workspace_refusal)
         try:
             body = {"ok": True, **handler(params)}
         except ApiError as failure:
@@ -134,6 +141,7 @@ class WebApi:
 
     def conversation_info(self, params: JSON) -> JSON:
         channel = self.ws.channel(params.get("channel"))
+        code = self.agents.code_channels.get(channel.id)
         return {
             "channel": {
                 "id": channel.id,
@@ -142,8 +150,27 @@ class WebApi:
                 "is_im": channel.is_im,
                 "is_private": channel.is_im,
                 "is_member": True,
-                "is_archived": False,
+                "is_archived": bool(code and code.archived),
+                **({"properties": self._code_properties(code)} if code else {}),
             }
+        }
+
+    def _code_properties(self, code: CodeChannel) -> JSON:
+        """A code channel's `properties` (Slack: agent_session and code_channel)."""
+        session = self.agents.session(code.id, None)
+        agent_session: JSON = {
+            "status": session.status if session else "active",
+            "encoded_agent_bot_user_ids": [BOT_USER_ID],
+            "title": code.name,
+        }
+        if code.origin:
+            agent_session["origin_link"] = dict(code.origin)
+        return {
+            "agent_session": agent_session,
+            "code_channel": {
+                "context_bar_items": code.context_bar,
+                "views": list(code.views.values()),
+            },
         }
 
     def history(self, params: JSON) -> JSON:

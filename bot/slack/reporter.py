@@ -35,9 +35,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.events import Event
 from agent.runs.store import RunRecord, RunStore
-from bot.slack import blocks, cards
+from bot.slack import blocks, cards, replies
+from bot.slack.agent_surface import AgentRefused, AgentRun, AgentWriter, Surface
 from bot.slack.reviewers import Reviewers
-from bot.slack.runview import CloseReview, Milestone, PostReview, Reply, RunView
+from bot.slack.runview import CloseReview, Milestone, PlanReply, PostReview, Reply, RunView
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class _Outbox:
     refusal: Exception | None = None
     refused_root: _CreateRoot | None = None
     task: asyncio.Task[None] | None = None
+    agent: AgentRun | None = None  # shown on Slack's agent surface (None: as a thread)
 
     @property
     def idle(self) -> bool:
@@ -121,8 +123,11 @@ class ThreadReporter:
         min_interval: float = 2.0,
         heartbeat: float = 20.0,
         retry_delay: float = 0.25,
+        surface: Surface = "thread",
     ) -> None:
         self.reviewers = reviewers or Reviewers()
+        self.surface = surface
+        self._agent = AgentWriter(self._slack)
         self.min_interval = min_interval
         self.heartbeat = heartbeat
         self.retry_delay = retry_delay
@@ -143,6 +148,12 @@ class ThreadReporter:
     def tracking(self, run_id: str) -> bool:
         return run_id in self._boxes
 
+    def stream_stopped(self, run_id: str) -> None:
+        """Slack stopped the run's stream itself (its Stop button): the next write opens one."""
+        box = self._boxes.get(run_id)
+        if box is not None and box.agent is not None:
+            box.agent.streaming = False
+
     async def close_review(self, close: CloseReview) -> None:
         """Say on a review message who decided, instead of its buttons.
 
@@ -162,6 +173,8 @@ class ThreadReporter:
         if box is None:
             return  # not a run shown in Slack (started in a terminal)
         changes = box.view.apply(event)
+        if box.agent is not None:
+            box.agent.observe(box.view)
         box.queue.extend(changes.milestones)
         box.root_dirty |= changes.root
         box.progress_dirty |= changes.progress
@@ -187,6 +200,8 @@ class ThreadReporter:
 
     def _open(self, view: RunView, *, root: _CreateRoot | None = None) -> _Outbox:
         box = _Outbox(view)
+        if self.surface == "agent":
+            box.agent = AgentRun(stream_ts=view.progress_ts)
         if root is not None:
             box.queue.append(root)
         if view.progress_ts is None:
@@ -295,6 +310,8 @@ class ThreadReporter:
         """
         try:
             await send(box)
+        except AgentRefused as refused:
+            self._fall_back(box, refused)  # the same write is tried again, as a thread
         except Exception as exc:  # the writer's boundary: one bad message must not stop the rest
             box.failures += 1
             box.refusal = exc
@@ -314,9 +331,31 @@ class ThreadReporter:
         else:
             box.failures = 0
 
+    def _fall_back(self, box: _Outbox, refused: AgentRefused) -> None:
+        """The workspace refuses the agent surface: this run goes on as a thread.
+
+        Its card is posted with everything the run did so far (the view holds it all),
+        before whatever was to be written next; a plan not yet streamed becomes a reply.
+        """
+        run, box.agent = box.agent, None
+        log.warning(
+            "Slack refused the agent surface for run %s (%s); showing it as a thread",
+            box.view.run_id,
+            refused,
+        )
+        if run is not None and run.plan is not None and not run.plan_sent:
+            box.queue.appendleft(Reply(*replies.plan_reply(run.plan)))
+        if not (box.queue and isinstance(box.queue[0], _CreateProgress)):
+            box.view.progress_ts = None
+            box.queue.appendleft(_CreateProgress())
+        box.failures = 0
+
     async def _send_head(self, box: _Outbox) -> None:
         op = box.queue[0]
         view = box.view
+        if box.agent is not None and await self._agent_head(box, op):
+            box.queue.popleft()
+            return
         match op:
             case _CreateRoot(on_posted=on_posted):
                 text, body = cards.root_message(view)
@@ -364,9 +403,41 @@ class ThreadReporter:
                     )
         box.queue.popleft()
 
+    async def _agent_head(self, box: _Outbox, op: _Op) -> bool:
+        """Write `op` on the agent surface; False when it is written as on a thread."""
+        view, run = box.view, box.agent
+        assert run is not None
+        match op:
+            case _CreateProgress():
+                await self._agent.progress(view, run)
+                box.last_edit = asyncio.get_running_loop().time()
+                box.progress_dirty = box.checklist = False
+                await self._registry().set_messages(view.run_id, progress_ts=view.progress_ts)
+                return True
+            case PlanReply(plan=plan) if plan is not None:
+                run.plan = plan  # streamed as a plan_update with the next edit
+                box.progress_dirty = box.checklist = True
+                return True
+            case PostReview(ref=ref, request=request):
+                _, body = blocks.review_message(
+                    ref, request, requester=view.requester, reviewers=self.reviewers
+                )
+                view.review_ts = await self._agent.review(view, run, body)
+                await self._registry().set_messages(view.run_id, review_ts=view.review_ts)
+                box.queue.insert(1, _UploadDiff(op))
+                return True
+        return False
+
     async def _edit_progress(self, box: _Outbox) -> None:
         view = box.view
         box.progress_dirty = box.checklist = False
+        if box.agent is not None:
+            try:
+                await self._agent.progress(view, box.agent)
+            except Exception:
+                box.progress_dirty = True
+                raise
+            return
         if view.progress_ts is None:  # its post was given up on: nothing to edit
             return
         text, body = cards.progress_message(view, _now())

@@ -31,7 +31,7 @@ from agent.events import (
     ToolUsed,
     UsageReported,
 )
-from agent.models import FinalStatus, PullRequest, ReviewAction, ReviewRequest
+from agent.models import FinalStatus, Plan, PullRequest, ReviewAction, ReviewRequest, TestResult
 from agent.runs.store import RunRecord
 from bot.slack import replies
 from bot.slack.ids import ReviewRef
@@ -84,6 +84,13 @@ class CloseReview:
     request: ReviewRequest
     note: str
     message_ts: str | None = None  # None: the run's latest review message
+
+
+@dataclass(frozen=True)
+class PlanReply(Reply):
+    """The plan as a reply; the agent surface streams it as a `plan_update` instead."""
+
+    plan: Plan | None = None
 
 
 Milestone = Reply | PostReview | CloseReview
@@ -144,6 +151,7 @@ class RunView:
     reviews: int = 0
     waiting_since: datetime | None = None
     waited: float = 0.0  # seconds spent waiting for a person's review, before waiting_since
+    tests: TestResult | None = None  # the latest test run (the agent surface's test output)
     tokens: int | None = None  # the model's tokens so far, when the engine reports them
     cost: float | None = None  # and their cost in US dollars
 
@@ -222,11 +230,12 @@ class RunView:
                     self.title = ticket.title
                     changes.root = True
             case PlanReady(plan=plan):
-                changes.milestones.append(Reply(*replies.plan_reply(plan)))
+                changes.milestones.append(PlanReply(*replies.plan_reply(plan), plan=plan))
             case ToolUsed(line=line):
                 self.line = line
             case TestsRan(result=result):
                 self.line = f"tests: {result.headline}"
+                self.tests = result
                 if self.marks["test"] == "current" and not result.ok:
                     # The harness's run failed: the agent goes back to fix it. A passing
                     # run is shown once, in the review; the agent's own runs only here.

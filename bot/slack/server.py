@@ -78,7 +78,9 @@ async def running_app(
 ) -> AsyncIterator[SlackBot]:
     """The app, its manager and reporter; runs left mid-step are continued on entry."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
-    reporter = ThreadReporter(reviewers=Reviewers.from_settings(settings))
+    reporter = ThreadReporter(
+        reviewers=Reviewers.from_settings(settings), surface=settings.slack_surface
+    )
     async with runtime(settings, environ, reporter) as manager:
         app = build_app(settings, manager, reporter)
         try:
