@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.runs.manager import RunManager
 from agent.settings import Settings
-from bot.slack import actions, commands, conversation, sessions, views
+from bot.slack import actions, code_commands, commands, conversation, sessions, views
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import FeedbackContext
 from bot.slack.reporter import ThreadReporter
@@ -86,6 +86,8 @@ def build_app(settings: Settings, manager: RunManager, reporter: ThreadReporter)
     views.register(app, deps)
     conversation.register(app, deps)
     sessions.register(app, deps)
+    if reporter.code_channels:
+        code_commands.register(app, deps)
     app.error(on_error)
     return app
 

@@ -37,6 +37,7 @@ from agent.events import Event
 from agent.runs.store import RunRecord, RunStore
 from bot.slack import blocks, cards, replies
 from bot.slack.agent_surface import AgentRefused, AgentRun, AgentWriter, Surface
+from bot.slack.code_channels import CodeChannelWriter, CodeRun
 from bot.slack.reviewers import Reviewers
 from bot.slack.runview import CloseReview, Milestone, PlanReply, PostReview, Reply, RunView
 
@@ -72,7 +73,32 @@ class _UploadDiff:
     review: PostReview
 
 
-_Op = Milestone | _CreateRoot | _CreateProgress | _UploadDiff
+@dataclass(frozen=True)
+class _OpenCodeChannel:
+    """The run's code channel, made from its root message."""
+
+
+@dataclass(frozen=True)
+class _ShowDiff:
+    """A review's diff in the code channel's diff tab."""
+
+    review: PostReview
+
+
+@dataclass(frozen=True)
+class _CloseCodeChannel:
+    """The run ended: its summary in the code channel, which is then archived."""
+
+
+_Op = (
+    Milestone
+    | _CreateRoot
+    | _CreateProgress
+    | _UploadDiff
+    | _OpenCodeChannel
+    | _ShowDiff
+    | _CloseCodeChannel
+)
 
 
 @dataclass
@@ -92,6 +118,7 @@ class _Outbox:
     refused_root: _CreateRoot | None = None
     task: asyncio.Task[None] | None = None
     agent: AgentRun | None = None  # shown on Slack's agent surface (None: as a thread)
+    code: CodeRun | None = None  # the run's code channel (None: it has none)
 
     @property
     def idle(self) -> bool:
@@ -124,10 +151,13 @@ class ThreadReporter:
         heartbeat: float = 20.0,
         retry_delay: float = 0.25,
         surface: Surface = "thread",
+        code_channels: bool = False,
     ) -> None:
         self.reviewers = reviewers or Reviewers()
         self.surface = surface
+        self.code_channels = code_channels and surface == "agent"
         self._agent = AgentWriter(self._slack)
+        self._code = CodeChannelWriter(self._slack)
         self.min_interval = min_interval
         self.heartbeat = heartbeat
         self.retry_delay = retry_delay
@@ -180,6 +210,8 @@ class ThreadReporter:
         box.progress_dirty |= changes.progress
         box.checklist |= changes.checklist
         box.urgent |= changes.urgent
+        if box.code is not None and box.view.finished and not box.code.archived:
+            box.queue.append(_CloseCodeChannel())
         box.wake.set()
 
     async def aclose(self, grace: float = 2.0) -> None:
@@ -202,6 +234,10 @@ class ThreadReporter:
         box = _Outbox(view)
         if self.surface == "agent":
             box.agent = AgentRun(stream_ts=view.progress_ts)
+        if self.code_channels:
+            box.code = CodeRun()
+            if root is None:  # re-attached: the channel exists (made once per run id)
+                box.queue.append(_OpenCodeChannel())
         if root is not None:
             box.queue.append(root)
         if view.progress_ts is None:
@@ -337,7 +373,8 @@ class ThreadReporter:
         Its card is posted with everything the run did so far (the view holds it all),
         before whatever was to be written next; a plan not yet streamed becomes a reply.
         """
-        run, box.agent = box.agent, None
+        run, box.agent, box.code = box.agent, None, None
+        box.queue = deque(op for op in box.queue if not isinstance(op, _CODE_OPS))
         log.warning(
             "Slack refused the agent surface for run %s (%s); showing it as a thread",
             box.view.run_id,
@@ -368,6 +405,8 @@ class ThreadReporter:
                 await self._registry().set_messages(
                     view.run_id, channel=view.channel, root_ts=view.root_ts
                 )
+                if box.code is not None:
+                    box.queue.appendleft(_OpenCodeChannel())
                 await on_posted(view)
                 return
             case _CreateProgress():
@@ -425,7 +464,20 @@ class ThreadReporter:
                 view.review_ts = await self._agent.review(view, run, body)
                 await self._registry().set_messages(view.run_id, review_ts=view.review_ts)
                 box.queue.insert(1, _UploadDiff(op))
+                if box.code is not None:
+                    box.queue.insert(1, _ShowDiff(op))
                 return True
+            case _OpenCodeChannel() if box.code is not None:
+                await self._code.open(view, box.code)
+                return True
+            case _ShowDiff(review=shown) if box.code is not None:
+                await self._code.show_diff(view, box.code, shown.request)
+                return True
+            case _CloseCodeChannel() if box.code is not None:
+                await self._code.close(view, box.code, code_summary(view))
+                return True
+            case _OpenCodeChannel() | _ShowDiff() | _CloseCodeChannel():
+                return True  # no code channel (any more): nothing to write
         return False
 
     async def _edit_progress(self, box: _Outbox) -> None:
@@ -489,6 +541,18 @@ class ThreadReporter:
         if self._store is None:
             raise RuntimeError("ThreadReporter.attach() was not called")
         return self._store
+
+
+_CODE_OPS = (_OpenCodeChannel, _ShowDiff, _CloseCodeChannel)
+
+
+def code_summary(view: RunView) -> str:
+    """How the run ended, for its code channel's last message (its archive summary)."""
+    if view.phase == "done" and view.pull_request is not None:
+        return f"{view.ticket}: done. Pull request: {view.pull_request.url}"
+    if view.phase == "failed":
+        return f"{view.ticket}: failed. {view.failure or ''}".strip()
+    return f"{view.ticket}: {view.phase}. Nothing was pushed."
 
 
 def _now() -> datetime:

@@ -79,7 +79,9 @@ async def running_app(
     """The app, its manager and reporter; runs left mid-step are continued on entry."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     reporter = ThreadReporter(
-        reviewers=Reviewers.from_settings(settings), surface=settings.slack_surface
+        reviewers=Reviewers.from_settings(settings),
+        surface=settings.slack_surface,
+        code_channels=settings.slack_code_channels,
     )
     async with runtime(settings, environ, reporter) as manager:
         app = build_app(settings, manager, reporter)
