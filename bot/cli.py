@@ -107,6 +107,13 @@ def parser() -> argparse.ArgumentParser:
 
     local = commands.add_parser("demo", help="try TaskMaster in a local Slack in your browser")
     local.add_argument("--port", type=int, default=8765, help="the page's port (default 8765)")
+    local.add_argument(
+        "--surface",
+        choices=("thread", "agent"),
+        default=None,
+        help="Slack's plain thread, or its agent surface with a code channel per run "
+        "(default: TASKMASTER_SLACK_SURFACE)",
+    )
     return top
 
 
@@ -147,6 +154,11 @@ async def dispatch(
         case "demo":
             from bot.demo import run_demo
 
+            if args.surface is not None:
+                agent = args.surface == "agent"
+                settings = settings.model_copy(
+                    update={"slack_surface": args.surface, "slack_code_channels": agent}
+                )
             await run_demo(settings, environ, port=args.port)
             return EXIT_OK
         case "run":

@@ -26,6 +26,7 @@ from agent.settings import Settings, SettingsError
 from bot.signals import stop_on_signals
 from bot.slack.conversation import BOT_EVENTS
 from bot.slack.server import BotHandle, running_bot
+from bot.slack.sessions import AGENT_EVENTS
 from localslack import LocalSlack
 
 DEFAULT_PORT = 8765
@@ -62,7 +63,7 @@ async def demo_running(
     slack = LocalSlack(
         bot_token=f"xoxb-demo-{secrets.token_hex(12)}",
         signing_secret=secrets.token_hex(16),
-        events=BOT_EVENTS,
+        events=[*BOT_EVENTS, *(AGENT_EVENTS if settings.slack_surface == "agent" else ())],
     )
     slack.ui.suggestions = list(SUGGESTIONS)
     if (settings.model or "scripted:").startswith("scripted:"):
@@ -111,6 +112,7 @@ def banner(demo: Demo) -> str:
             "  A local Slack with you as ana, ben or cho (pick one at the bottom left).",
             f"  Model: {'the scripted demo model' if scripted else model}",
             f"  Approvers: {approvers}  (TASKMASTER_APPROVERS, e.g. U_ANA,U_BEN)",
+            f"  Slack surface: {demo.settings.slack_surface}",
             f"  Files of this session: {demo.settings.data_dir}",
             "  Press Ctrl-C to stop.",
         ]

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agent.events import STEP_LABELS, STEPS
 from bot.slack import ids
@@ -205,3 +206,16 @@ async def test_agent_refused_by_the_workspace_falls_back_to_the_thread(
         assert len(pull_requests(data_dir)) == 1
         fallbacks = [r for r in caplog.records if "refused the agent surface" in r.getMessage()]
         assert len(fallbacks) == 1 and error in fallbacks[0].getMessage()
+
+
+def test_agent_manifest_asks_for_what_the_agent_surface_uses() -> None:
+    root = Path(__file__).resolve().parents[2]
+    manifest = yaml.safe_load((root / "manifest.agent.yml").read_text())
+    thread = yaml.safe_load((root / "manifest.yml").read_text())
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert tuple(events) == (*BOT_EVENTS, *AGENT_EVENTS)
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert set(thread["oauth_config"]["scopes"]["bot"]) < scopes
+    assert {"chat:write", "assistant:write", "code_channels:manage"} <= scopes
+    assert manifest["features"]["code_channels"]["enabled"] is True
+    assert manifest["features"]["slash_commands"] == thread["features"]["slash_commands"]
