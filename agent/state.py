@@ -5,16 +5,48 @@ which LangGraph's serializer knows how to store. `messages` is the run's one gro
 conversation with the model, from the plan call through every revision: its history
 is what a restarted run continues from, and the scripted model reads its turn number
 from it.
+
+`messages` is a LangGraph `DeltaChannel`: a checkpoint stores only the messages its
+step added (the step's writes), and the whole list only every `SNAPSHOT_EVERY`
+updates; reading a checkpoint replays the writes since the last snapshot. Storing the
+whole list at every step made a run's checkpoint bytes grow with the square of its
+tool calls (200 MB for 300 calls; `bench/checkpoints.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage
-from langgraph.graph.message import add_messages
+from langgraph.channels import DeltaChannel
+from langgraph.graph.message import Messages, add_messages
 
 Json = dict[str, Any]
+
+# Updates of `messages` (two a turn) between full copies of the list. Replaying at most
+# this many writes is cheap next to a model call; a copy costs the whole conversation,
+# which `fit` bounds (TASKMASTER_CONTEXT_TOKENS), so a run of n turns writes at most
+# n / (SNAPSHOT_EVERY / 2) copies of it.
+SNAPSHOT_EVERY = 400
+
+
+def add_message_batches(messages: Messages, batches: Sequence[Messages]) -> Messages:
+    """`add_messages` over a batch of updates, in order (by id: a shortened message
+    replaces its original). Folding in order is what `DeltaChannel` needs: replaying
+    writes in one batch or several gives the same list."""
+    for batch in batches:
+        messages = add_messages(messages, batch)
+    return messages
+
+
+def conversation_channel() -> DeltaChannel[list[AnyMessage]]:
+    """The `messages` channel as the graph declares it (for pruning, which rebuilds it)."""
+    channel: DeltaChannel[list[AnyMessage]] = DeltaChannel(
+        add_message_batches, list, snapshot_frequency=SNAPSHOT_EVERY
+    )
+    channel.key = "messages"
+    return channel
 
 
 class RunState(TypedDict, total=False):
@@ -31,7 +63,9 @@ class RunState(TypedDict, total=False):
     repo_env: dict[str, str]  # the repository's `Environment:` variables for its commands
     # the work
     plan: Json
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[
+        list[AnyMessage], DeltaChannel(add_message_batches, snapshot_frequency=SNAPSHOT_EVERY)
+    ]
     turns: int
     finished: bool
     summary: str

@@ -1,19 +1,37 @@
 """LangGraph's SQLite checkpointer, opened once per process, and pruning of finished runs.
 
-The SQLite saver keeps every channel in every checkpoint and cannot prune, so when a
-run ends we keep its latest checkpoint (what `aget_state` reads) and delete the rest.
+The conversation is a `DeltaChannel` (`agent/state.py`): most checkpoints hold only
+what their step added, and reading one replays the writes of its ancestors back to
+the last full copy. So pruning a finished run first makes its latest checkpoint (what
+`aget_state` reads) whole, with the conversation in it, and then deletes the rest: the
+run keeps one checkpoint, which needs no other row. The space the rows held is given
+back by VACUUM once the free pages pass `VACUUM_AT` of the file.
+
+The connection runs in WAL mode with `synchronous=NORMAL`: see "Durability" in
+docs/architecture.md for why that keeps every effect record on disk before the next
+outside effect.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.runs.store import BUSY_TIMEOUT_S
+from agent.state import conversation_channel
+
+log = logging.getLogger(__name__)
+
+# Free pages, as a share of the file, past which pruning runs VACUUM.
+VACUUM_AT = 0.25
 
 
 def thread_id(run_id: str) -> str:
@@ -25,6 +43,8 @@ def thread_id(run_id: str) -> str:
 async def open_checkpointer(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
     path.parent.mkdir(parents=True, exist_ok=True)
     async with aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S) as conn:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
         saver = AsyncSqliteSaver(conn)
         await saver.setup()
         try:
@@ -36,21 +56,98 @@ async def open_checkpointer(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
                 pass
 
 
+class SyncMode:
+    """The saver's `synchronous` setting: NORMAL, and FULL while any run applies a decision.
+
+    In WAL mode with NORMAL a commit survives the process being killed at once, but
+    not a power cut: the WAL is synced only when it is checkpointed. An applied decision
+    is followed by outside effects (a push, a pull request, a ticket comment) whose
+    records must be on disk before the next effect starts, so those runs commit with
+    FULL (each commit syncs the WAL, and everything committed before it). The
+    connection is shared by every run of the process, so it is FULL while any of them
+    delivers.
+    """
+
+    def __init__(self, saver: AsyncSqliteSaver) -> None:
+        self._saver = saver
+        self._holders = 0
+        self._changing = asyncio.Lock()
+
+    @asynccontextmanager
+    async def full(self) -> AsyncIterator[None]:
+        async with self._changing:
+            self._holders += 1
+            if self._holders == 1:
+                await self._set("FULL")
+        try:
+            yield
+        finally:
+            async with self._changing:
+                self._holders -= 1
+                if self._holders == 0:
+                    await self._set("NORMAL")
+
+    async def _set(self, mode: str) -> None:
+        async with self._saver.lock:
+            await self._saver.conn.execute(f"PRAGMA synchronous={mode}")
+
+
 async def prune(saver: AsyncSqliteSaver, run_id: str) -> int:
-    """Delete all but the latest checkpoint of a finished run; returns how many went."""
+    """Keep only a finished run's latest checkpoint, made whole; returns how many went."""
     thread = thread_id(run_id)
+    config: RunnableConfig = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    latest = await saver.aget_tuple(config)
+    if latest is None:
+        return 0
+    latest_id = latest.config["configurable"]["checkpoint_id"]
+    whole = await _whole(saver, latest.config, latest.checkpoint)
     async with saver.lock:
+        if whole is not None:
+            kind, blob = saver.serde.dumps_typed(whole)
+            await saver.conn.execute(
+                "UPDATE checkpoints SET type = ?, checkpoint = ? "
+                "WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id = ?",
+                (kind, blob, thread, latest_id),
+            )
         cursor = await saver.conn.execute(
-            "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id != ("
-            " SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''"
-            " ORDER BY checkpoint_id DESC LIMIT 1)",
-            (thread, thread),
+            "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id != ?",
+            (thread, latest_id),
         )
         removed = cursor.rowcount
         await saver.conn.execute(
-            "DELETE FROM writes WHERE thread_id = ? AND checkpoint_id NOT IN ("
-            " SELECT checkpoint_id FROM checkpoints WHERE thread_id = ?)",
-            (thread, thread),
+            "DELETE FROM writes WHERE thread_id = ? AND checkpoint_id != ?", (thread, latest_id)
         )
         await saver.conn.commit()
+        await _vacuum_if_worth_it(saver.conn)
     return removed
+
+
+async def _whole(
+    saver: AsyncSqliteSaver, config: RunnableConfig, checkpoint: Any
+) -> dict[str, Any] | None:
+    """`checkpoint` with its conversation stored in it, or None when it already is."""
+    channel = conversation_channel()
+    name = channel.key
+    if name not in checkpoint["channel_versions"] or name in checkpoint["channel_values"]:
+        return None
+    history = (await saver.aget_delta_channel_history(config=config, channels=[name]))[name]
+    rebuilt = channel.from_checkpoint(history.get("seed"))
+    rebuilt.replay_writes(history["writes"])
+    # A plain value is how a full copy was stored before the channel kept deltas;
+    # LangGraph reads it as the channel's value, with no walk.
+    return {**checkpoint, "channel_values": {**checkpoint["channel_values"], name: rebuilt.get()}}
+
+
+async def _vacuum_if_worth_it(conn: aiosqlite.Connection) -> None:
+    """VACUUM when free pages pass `VACUUM_AT` of the file: the file then stays within
+    about 1 / (1 - VACUUM_AT) of its live data, and each VACUUM costs only that."""
+    [(free,)] = list(await conn.execute_fetchall("PRAGMA freelist_count"))
+    [(pages,)] = list(await conn.execute_fetchall("PRAGMA page_count"))
+    if not pages or free / pages < VACUUM_AT:
+        return
+    try:
+        await conn.execute("VACUUM")
+        # The WAL grew by the whole file during VACUUM; give that back too.
+        await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except aiosqlite.OperationalError as exc:  # another process is writing: next time
+        log.info("VACUUM skipped: %s", exc)

@@ -42,7 +42,7 @@ from agent.models import (
     ReviewRequest,
     Ticket,
 )
-from agent.runs.checkpoints import prune, thread_id
+from agent.runs.checkpoints import SyncMode, prune, thread_id
 from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name
 from agent.runs.store import RunRecord, RunStore, TicketBusy
 from agent.workspaces import remove_workspace, workspace_path
@@ -82,6 +82,7 @@ class RunManager:
         self.store = store
         self._graph = graph
         self._checkpointer = checkpointer
+        self._sync = SyncMode(checkpointer)
         self._deps = deps
         self._sink = sink
         self._slots = asyncio.Semaphore(deps.settings.max_runs)
@@ -336,7 +337,13 @@ class RunManager:
                 self._waiting -= 1
             steps: list[StepName] = []
             try:
-                await self._stream(run, payload, steps)
+                if run.decision is not None and run.decision.action != "revise":
+                    # Delivery or a rejection: outside effects whose records must be on
+                    # disk before the next one (docs/architecture.md, "Durability").
+                    async with self._sync.full():
+                        await self._stream(run, payload, steps)
+                else:
+                    await self._stream(run, payload, steps)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the run's boundary: classify, record, tell the user
