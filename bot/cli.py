@@ -152,13 +152,10 @@ async def dispatch(
             await serve(settings, environ)
             return EXIT_OK
         case "demo":
-            from bot.demo import run_demo
+            from bot.demo import on_surface, run_demo
 
             if args.surface is not None:
-                agent = args.surface == "agent"
-                settings = settings.model_copy(
-                    update={"slack_surface": args.surface, "slack_code_channels": agent}
-                )
+                settings = on_surface(settings, args.surface)
             await run_demo(settings, environ, port=args.port)
             return EXIT_OK
         case "run":

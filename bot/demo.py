@@ -84,6 +84,15 @@ async def demo_running(
         await slack.stop()
 
 
+def on_surface(settings: Settings, surface: str) -> Settings:
+    """`taskmaster demo --surface`: `agent` shows Slack's agent surface with a code
+    channel per run; `thread` the progress card."""
+    agent = surface == "agent"
+    return settings.model_copy(
+        update={"slack_surface": "agent" if agent else "thread", "slack_code_channels": agent}
+    )
+
+
 async def run_demo(
     settings: Settings,
     environ: Mapping[str, str],

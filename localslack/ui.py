@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
+from localslack.agents import AgentSurface
 from localslack.changes import Changes
 from localslack.delivery import ACK_DEADLINE, DeliveryResult
 from localslack.snapshot import snapshot
@@ -51,6 +52,7 @@ class Backend(Protocol):
 
     workspace: Workspace
     changes: Changes
+    agents: AgentSurface
 
     async def slash_command(
         self, text: str, *, user: str, channel: str, command: str
@@ -62,6 +64,12 @@ class Backend(Protocol):
 
     async def submit_view(
         self, view_id: str, values: dict[str, dict[str, str]], *, user: str
+    ) -> DeliveryResult: ...
+
+    async def stop_session(self, channel: str, thread_ts: str, *, user: str) -> JSON: ...
+
+    async def agent_command(
+        self, channel: str, command: str, text: str = "", *, user: str
     ) -> DeliveryResult: ...
 
 
@@ -101,6 +109,7 @@ class Ui:
             web.post("/ui/react", self._acting(self.react)),
             web.post("/ui/submit", self._acting(self.submit)),
             web.post("/ui/close", self._acting(self.close_view)),
+            web.post("/ui/stop", self._acting(self.stop)),
         ]
 
     async def close(self) -> None:
@@ -131,11 +140,11 @@ class Ui:
         raise web.HTTPFound(f"/?thread={thread}" if re.fullmatch(r"\d+\.\d+", thread) else "/")
 
     async def state(self, request: web.Request) -> web.Response:
-        return web.json_response(self._snapshot(self._viewer(request)))
+        return web.json_response(self._snapshot(self._viewer(request), self._shown(request)))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-Sent Events: a `state` event with the snapshot whenever it changes."""
-        user = self._viewer(request)
+        user, channel = self._viewer(request), self._shown(request)
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -149,7 +158,7 @@ class Ui:
             while not self._closing:
                 if changes.version != seen:
                     seen = changes.version
-                    body = json.dumps(self._snapshot(user), separators=(",", ":"))
+                    body = json.dumps(self._snapshot(user, channel), separators=(",", ":"))
                     if body != last:
                         await response.write(f"event: state\ndata: {body}\n\n".encode())
                         last = body
@@ -169,7 +178,13 @@ class Ui:
         command, _, rest = text.partition(" ")
         if not command.startswith("/") or len(command) < 2:
             raise BadInput("a slash command starts with /")
-        if command not in self.commands:
+        if self.backend.agents.command_registered(channel, command):
+            delivery = self.backend.agent_command(channel, command, rest.strip(), user=user.id)
+        elif command in self.commands:
+            delivery = self.backend.slash_command(
+                rest.strip(), user=user.id, channel=channel, command=command
+            )
+        else:
             self.ws.add_ephemeral(
                 channel,
                 user.id,
@@ -177,9 +192,7 @@ class Ui:
                 'all messages that start with the "/" character are interpreted as commands.',
             )
             return {"ok": False, "error": "unknown_command", "shown": True}
-        error = await self._deliver(
-            self.backend.slash_command(rest.strip(), user=user.id, channel=channel, command=command)
-        )
+        error = await self._deliver(delivery)
         if error is not None:
             self.ws.add_ephemeral(
                 channel, user.id, text=f'`{_escape(command)}` failed with the error "{error}"'
@@ -241,6 +254,16 @@ class Ui:
             errors = view.errors if view.is_open else None
         return {"ok": error is None, "error": error, "errors": errors}
 
+    async def stop(self, user: User, body: JSON) -> JSON:
+        """The person clicks Stop on a processing agent session: `agent_session_stopped`."""
+        try:
+            await self.backend.stop_session(
+                self._channel(body), _text(body, "thread_ts"), user=user.id
+            )
+        except LookupError:
+            return {"ok": False, "error": "not_processing"}
+        return {"ok": True}
+
     async def close_view(self, user: User, body: JSON) -> JSON:
         """The person closed the modal (no `view_closed` is sent: no app here asks for it)."""
         view_id = _text(body, "view_id")
@@ -293,10 +316,21 @@ class Ui:
 
         return handle
 
-    def _snapshot(self, user: str) -> JSON:
+    def _snapshot(self, user: str, channel: str | None = None) -> JSON:
         return snapshot(
-            self.ws, user, self.channel, suggestions=self.suggestions, notice=self.notice
+            self.ws,
+            user,
+            channel or self.channel,
+            suggestions=self.suggestions,
+            notice=self.notice,
+            agents=self.backend.agents,
         )
+
+    def _shown(self, request: web.Request) -> str:
+        """The channel the page shows: `?channel=` when it names one, else the default."""
+        wanted = request.query.get("channel", "")
+        room = self.ws.channels.get(wanted)
+        return room.id if room is not None and not room.is_im else self.channel
 
     def _viewer(self, request: web.Request) -> str:
         """Who the page shows: `?user=` by id or name; the first person if unknown."""

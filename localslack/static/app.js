@@ -6,11 +6,14 @@ import { fileCard, renderBlocks, textObject } from "./blocks.js";
 import { el, emojiFor, mrkdwn, plain } from "./text.js";
 
 const GROUP_SECONDS = 300; // consecutive messages of one author within this are grouped
+const TASK_MARKS = { pending: "○", in_progress: "◐", complete: "✓", error: "✕" };
 const QUICK_REACTIONS = ["x", "eyes", "+1", "white_check_mark"]; // the reaction menu
 const $ = (id) => document.getElementById(id);
 
 const page = {
   me: null, // the user id the page acts as
+  channel: null, // the channel shown (null: LocalSlack's default)
+  tab: "messages", // in a code channel: "messages" or "diff"
   snap: null, // the latest snapshot
   thread: null, // ts of the open thread's root
   source: null, // the EventSource
@@ -41,7 +44,9 @@ async function post(path, body) {
 function connect() {
   page.source?.close();
   setConnection("connecting", "Connecting…");
-  const source = new EventSource(`/ui/events?user=${encodeURIComponent(page.me)}`);
+  const query = new URLSearchParams({ user: page.me });
+  if (page.channel) query.set("channel", page.channel);
+  const source = new EventSource(`/ui/events?${query}`);
   source.addEventListener("state", (event) => {
     setConnection("live", "Live");
     render(JSON.parse(event.data));
@@ -124,7 +129,14 @@ function renderPicker(snap) {
 
 function renderChannels(snap) {
   $("channels").replaceChildren(
-    ...snap.channels.map((c) => el("li", c.id === snap.channel.id ? "active" : null, `# ${c.name}`)),
+    ...snap.channels.map((c) => {
+      const classes = [c.id === snap.channel.id ? "active" : "", c.archived ? "archived" : ""];
+      const item = el("li", classes.join(" ").trim() || null, `${c.code ? "◆" : "#"} ${c.name}`);
+      item.dataset.testid = c.code ? "code-channel" : "channel";
+      item.dataset.channel = c.id;
+      item.addEventListener("click", () => selectChannel(c.id));
+      return item;
+    }),
   );
   $("channel-title").textContent = `# ${snap.channel.name}`;
   document.title = `#${snap.channel.name} · TaskMaster demo`;
@@ -140,6 +152,77 @@ function renderChannel(snap) {
   ].sort((a, b) => compareTs(a.ts, b.ts));
   const nodes = items.length ? listNodes(items, { inThread: false }) : [welcome(snap)];
   replaceKeepingScroll($("messages"), nodes);
+  renderCodeChannel(snap);
+}
+
+/** A code channel's context bar, and its tabs: the messages, and the diff under review. */
+function renderCodeChannel(snap) {
+  const code = snap.code_channel;
+  const bar = $("code-bar");
+  const tabs = $("tabs");
+  const diffTab = $("diff-tab");
+  bar.hidden = tabs.hidden = !code;
+  if (!code) {
+    diffTab.hidden = true;
+    $("messages").hidden = false;
+    return;
+  }
+  bar.replaceChildren(
+    ...code.context_bar.map((item) => {
+      const chip = item.url ? el("a", "context-item", item.text) : el("span", "context-item", item.text);
+      if (item.url) chip.href = item.url;
+      return chip;
+    }),
+    ...(code.archived ? [el("span", "context-item archived", "archived")] : []),
+  );
+  const diff = code.views.find((v) => v.type === "diff");
+  if (!diff && page.tab === "diff") page.tab = "messages";
+  const tab = (key, label) => {
+    const button = el("button", `tab${page.tab === key ? " active" : ""}`, label);
+    button.type = "button";
+    button.dataset.testid = `tab-${key}`;
+    button.addEventListener("click", () => {
+      page.tab = key;
+      renderCodeChannel(page.snap);
+    });
+    return button;
+  };
+  tabs.replaceChildren(
+    tab("messages", "Messages"),
+    ...(diff ? [tab("diff", `Diff · ${diff.name || "review"}`)] : []),
+  );
+  $("messages").hidden = page.tab === "diff";
+  diffTab.hidden = page.tab !== "diff";
+  if (diff && page.tab === "diff") {
+    const lines = diff.content.split("\n").length;
+    const file = { id: `view-${diff.view_key}`, title: diff.name || "Diff", filetype: "diff", preview: diff.content, lines };
+    diffTab.replaceChildren(fileCard(file, { ...context(null), expanded: new Set([file.id]) }));
+  }
+}
+
+/** A streamed message's plan and task timeline (Slack's agent surface). */
+function streamNode(stream) {
+  const node = el("div", `stream${stream.streaming ? " live" : ""}`);
+  node.dataset.testid = "stream";
+  if (stream.plan_title) node.append(el("div", "stream-plan", stream.plan_title));
+  const tasks = el("ol", "tasks");
+  for (const task of stream.tasks) {
+    const item = el(
+      "li",
+      "task",
+      el("span", "task-mark", TASK_MARKS[task.status] || "•"),
+      el("span", "task-title", task.title),
+      task.details ? el("div", "task-details", task.details) : null,
+      task.output ? el("pre", "task-output", task.output) : null,
+    );
+    item.dataset.status = task.status;
+    item.dataset.testid = "task";
+    tasks.append(item);
+  }
+  node.append(tasks);
+  if (stream.markdown) node.append(el("div", "stream-text", mrkdwn(stream.markdown, context(null))));
+  if (stream.streaming) node.append(el("div", "stream-live", "streaming…"));
+  return node;
 }
 
 function renderThread(snap) {
@@ -152,7 +235,14 @@ function renderThread(snap) {
   const opening = pane.hidden || pane.dataset.root !== root.ts;
   pane.hidden = false;
   pane.dataset.root = root.ts;
-  $("thread-sub").textContent = `# ${snap.channel.name}`;
+  const session = (snap.sessions || {})[root.ts];
+  $("thread-sub").textContent = `# ${snap.channel.name}${session ? ` · ${session}` : ""}`;
+  const stop = $("thread-stop");
+  stop.hidden = session !== "processing";
+  stop.onclick = async () => {
+    const answer = await post("/ui/stop", { thread_ts: root.ts });
+    if (!answer.ok) toast(`That didn't work: ${answer.error}`);
+  };
   const replies = snap.replies[root.ts] || [];
   const items = [
     ...replies.map((m) => ({ kind: "message", ts: m.ts, m })),
@@ -233,8 +323,9 @@ function messageNode(m, { inThread, grouped }) {
     );
   }
   const ctx = context(m);
-  const content = el("div", "content", m.blocks?.length ? renderBlocks(m.blocks, ctx) : mrkdwn(m.text, ctx));
-  body.append(content);
+  if (m.stream) body.append(streamNode(m.stream));
+  const shown = m.blocks?.length ? renderBlocks(m.blocks, ctx) : m.stream ? null : mrkdwn(m.text, ctx);
+  if (shown) body.append(el("div", "content", shown));
   for (const file of m.files || []) body.append(fileCard(file, ctx));
   body.append(reactionsRow(m));
   if (!inThread && m.reply_count) {
@@ -555,9 +646,19 @@ function selectUser(id) {
   connect();
 }
 
+function selectChannel(id) {
+  if (id === page.snap?.channel.id) return;
+  page.channel = id;
+  page.thread = null;
+  page.tab = "messages";
+  syncUrl();
+  connect();
+}
+
 function syncUrl() {
   const params = new URLSearchParams();
   params.set("user", page.me);
+  if (page.channel) params.set("channel", page.channel);
   if (page.thread) params.set("thread", page.thread);
   history.replaceState(null, "", `/?${params}`);
 }
@@ -612,6 +713,7 @@ function start() {
   const params = new URLSearchParams(location.search);
   page.me = params.get("user") || localStorage.getItem("localslack.user") || "U_ANA";
   page.thread = params.get("thread");
+  page.channel = params.get("channel");
   $("composer").addEventListener("submit", send);
   $("composer-input").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);
