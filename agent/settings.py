@@ -72,6 +72,9 @@ class Settings(BaseModel):
     gitlab_draft: bool = Field(False, alias="GITLAB_DRAFT")
 
     data_dir: Path = Field(Path(".taskmaster"), alias="TASKMASTER_DATA_DIR")
+    # Unset: one SQLite file in the data folder (one process). `postgresql://...`: the
+    # checkpoints, the registry, the Slack threads and the queue in PostgreSQL.
+    database_url: SecretStr | None = Field(None, alias="TASKMASTER_DATABASE_URL")
     approvers: frozenset[str] = Field(frozenset(), alias="TASKMASTER_APPROVERS")
     max_runs: int = Field(2, alias="TASKMASTER_MAX_RUNS", ge=1)
     max_revisions: int = Field(3, alias="TASKMASTER_MAX_REVISIONS", ge=0)
@@ -153,6 +156,15 @@ class Settings(BaseModel):
         # slack_sdk joins base URL and method name by plain concatenation.
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("must be a postgresql:// URL (unset, runs are kept in SQLite)")
+        return value
+
     @field_validator("github_repository")
     @classmethod
     def _owner_name(cls, value: str | None) -> str | None:
@@ -170,6 +182,18 @@ class Settings(BaseModel):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "taskmaster.db"
+
+    @property
+    def database(self) -> Literal["sqlite", "postgres"]:
+        """Which database holds the runs: TASKMASTER_DATABASE_URL's kind, SQLite when unset."""
+        if self.database_url is None:
+            return "sqlite"
+        return "postgres"
+
+    @property
+    def database_url_text(self) -> str:
+        """TASKMASTER_DATABASE_URL itself, for the one place that connects with it."""
+        return self.database_url.get_secret_value() if self.database_url else ""
 
     @property
     def code_host_name(self) -> CodeHostName:

@@ -11,11 +11,10 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 from dotenv import load_dotenv
 
 from agent.graph import Graph, compile_graph
-from agent.integrations import registry
+from agent.runs.runtime import open_deps
 from agent.settings import load_settings
 
 
@@ -23,5 +22,5 @@ from agent.settings import load_settings
 async def make_graph() -> AsyncIterator[Graph]:
     load_dotenv()
     settings = load_settings(os.environ)
-    async with aiohttp.ClientSession() as http:
-        yield compile_graph(registry.build_deps(settings, http, os.environ), checkpointer=None)
+    async with open_deps(settings, os.environ) as deps:  # the composition root's services
+        yield compile_graph(deps, checkpointer=None)

@@ -26,10 +26,11 @@ from dotenv import load_dotenv
 
 from agent.demo import demo_overrides
 from agent.errors import TaskmasterError
+from agent.integrations import registry
 from agent.models import ReviewAction, ReviewDecision
 from agent.runs.manager import RunManager, RunRefused
+from agent.runs.records import RunRecord, TicketBusy
 from agent.runs.runtime import open_runtime
-from agent.runs.store import RunRecord, RunStore, TicketBusy
 from agent.settings import Settings, SettingsError, load_settings
 from bot.terminal import TerminalSink
 
@@ -166,11 +167,8 @@ async def dispatch(
 
 
 async def list_runs(settings: Settings, *, as_json: bool) -> int:
-    store = await RunStore.open(settings.db_path)
-    try:
+    async with registry.run_registry(settings) as store:
         records = await store.recent(limit=1000)
-    finally:
-        await store.close()
     if as_json:
         print(json.dumps([record.as_json() for record in records], indent=2))
     else:

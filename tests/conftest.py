@@ -1,10 +1,14 @@
-"""Fixtures shared by the whole suite: real folders, a real demo repository, real SQLite."""
+"""Fixtures shared by the whole suite: real folders, a real demo repository, real SQLite,
+real PostgreSQL."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from agent.demo import prepare_demo
@@ -32,3 +36,41 @@ def sandbox(tmp_path: Path) -> Sandbox:
     """The product's default sandbox (bubblewrap), as the registry builds it from settings."""
     settings = load_settings({"TASKMASTER_DATA_DIR": str(tmp_path / "data")})
     return registry.sandbox(settings, os.environ)
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of this test session (each xdist worker its own), dropped at its end.
+
+    In CI (CI set) PostgreSQL must be there; elsewhere the tests that need it skip
+    with one line when it is not.
+    """
+    try:
+        admin = psycopg.connect(f"{POSTGRES}/test", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({type(error).__name__}); CI runs these")
+    name = f"taskmaster_test_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{POSTGRES}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> Iterator[str]:
+    """TASKMASTER_DATABASE_URL for one test: its own schema in the session's database."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{postgres_database}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(postgres_database, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -5,7 +5,8 @@ Adding a ticket system or a code host is one entry here, not another `if`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +21,14 @@ from agent.integrations.jira import JiraTicketSource
 from agent.integrations.local_code_host import LocalCodeHost
 from agent.integrations.local_tickets import LocalTicketSource
 from agent.redaction import Redactor
+from agent.runs.checkpoints import (
+    Checkpoints,
+    open_postgres_checkpoints,
+    open_sqlite_checkpoints,
+)
+from agent.runs.pg_store import PostgresRunStore
+from agent.runs.records import RunRegistry
+from agent.runs.store import RunStore
 from agent.sandbox.base import Sandbox
 from agent.sandbox.bwrap import BwrapSandbox
 from agent.sandbox.limits import Limits
@@ -29,6 +38,8 @@ from agent.settings import Settings, SettingsError
 TicketSourceFactory = Callable[[Settings, aiohttp.ClientSession], TicketSource]
 CodeHostFactory = Callable[[Settings, aiohttp.ClientSession], CodeHost]
 SandboxFactory = Callable[[Settings, Mapping[str, str]], Sandbox]
+RunRegistryOpener = Callable[[Settings], AbstractAsyncContextManager[RunRegistry]]
+CheckpointsOpener = Callable[[Settings], AbstractAsyncContextManager[Checkpoints]]
 
 
 def _local_tickets(settings: Settings, _: aiohttp.ClientSession) -> TicketSource:
@@ -81,6 +92,53 @@ SANDBOXES: dict[str, SandboxFactory] = {
     "bwrap": _bwrap,
     "off": _unsandboxed,
 }
+
+
+@asynccontextmanager
+async def _sqlite_registry(settings: Settings) -> AsyncIterator[RunRegistry]:
+    store = await RunStore.open(settings.db_path)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _sqlite_checkpoints(settings: Settings) -> AbstractAsyncContextManager[Checkpoints]:
+    return open_sqlite_checkpoints(settings.db_path)
+
+
+@asynccontextmanager
+async def _postgres_registry(settings: Settings) -> AsyncIterator[RunRegistry]:
+    store = await PostgresRunStore.open(settings.database_url_text)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _postgres_checkpoints(settings: Settings) -> AbstractAsyncContextManager[Checkpoints]:
+    return open_postgres_checkpoints(settings.database_url_text)
+
+
+# Keyed by `Settings.database` (TASKMASTER_DATABASE_URL's kind; SQLite when unset).
+RUN_REGISTRIES: dict[str, RunRegistryOpener] = {
+    "sqlite": _sqlite_registry,
+    "postgres": _postgres_registry,
+}
+CHECKPOINTERS: dict[str, CheckpointsOpener] = {
+    "sqlite": _sqlite_checkpoints,
+    "postgres": _postgres_checkpoints,
+}
+
+
+def run_registry(settings: Settings) -> AbstractAsyncContextManager[RunRegistry]:
+    """The run registry in the database TASKMASTER_DATABASE_URL names (SQLite when unset)."""
+    return RUN_REGISTRIES[settings.database](settings)
+
+
+def checkpoints(settings: Settings) -> AbstractAsyncContextManager[Checkpoints]:
+    """LangGraph's checkpointer for that same database, with its pruning."""
+    return CHECKPOINTERS[settings.database](settings)
 
 
 def ticket_source(settings: Settings, http: aiohttp.ClientSession) -> TicketSource:

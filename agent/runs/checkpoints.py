@@ -1,4 +1,8 @@
-"""LangGraph's SQLite checkpointer, opened once per process, and pruning of finished runs.
+"""LangGraph's checkpointers, opened once per process, and pruning of finished runs.
+
+`Checkpoints` pairs a saver with what its database needs beside it (pruning, and the
+commit mode while a run delivers); the registry (`agent/integrations/registry.py`)
+chooses SQLite or PostgreSQL by settings.
 
 The conversation is a `DeltaChannel` (`agent/state.py`): most checkpoints hold only
 what their step added, and reading one replays the writes of its ancestors back to
@@ -16,15 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from agent.runs.pg_store import open_pool
 from agent.runs.store import BUSY_TIMEOUT_S
 from agent.state import conversation_channel
 
@@ -32,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # Free pages, as a share of the file, past which pruning runs VACUUM.
 VACUUM_AT = 0.25
+
+SETUP_LOCK = 0x7A5C_0002  # pg_advisory_lock key of the Postgres saver's `setup()`
 
 
 def thread_id(run_id: str) -> str:
@@ -54,6 +64,58 @@ async def open_checkpointer(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
             # closing under it would leave the file write-locked for this process.
             async with saver.lock:
                 pass
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """A process's checkpointer; how to prune a finished run's older checkpoints; and
+    `durable()`, held while a run delivers (its effect records must survive a crash)."""
+
+    saver: BaseCheckpointSaver[str]
+    prune: Callable[[str], Awaitable[object]]
+    durable: Callable[[], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def open_sqlite_checkpoints(path: Path) -> AsyncIterator[Checkpoints]:
+    async with open_checkpointer(path) as saver:
+
+        async def pruned(run_id: str) -> int:
+            return await prune(saver, run_id)
+
+        yield Checkpoints(saver, pruned, SyncMode(saver).full)
+
+
+@asynccontextmanager
+async def _already_durable() -> AsyncIterator[None]:
+    yield  # PostgreSQL's commits are durable (synchronous_commit on)
+
+
+@asynccontextmanager
+async def open_postgres_checkpoints(url: str) -> AsyncIterator[Checkpoints]:
+    """LangGraph's Postgres saver on a psycopg pool; its own migrations (`setup`) run
+    under an advisory lock, so processes starting together do not race on them."""
+    pool = await open_pool(url)
+    try:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            try:
+                saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+                await saver.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+
+        async def pruned(run_id: str) -> None:
+            try:
+                await saver.aprune([thread_id(run_id)], strategy="keep_latest")
+            except NotImplementedError:
+                # The conversation is a DeltaChannel, whose checkpoints the saver's
+                # keep_latest refuses to prune: they are kept (see docs/architecture.md).
+                log.info("checkpoints of run %s kept: the saver cannot prune them", run_id)
+
+        yield Checkpoints(saver, pruned, _already_durable)
+    finally:
+        await pool.close()
 
 
 class SyncMode:

@@ -15,10 +15,19 @@ import uuid
 LEASE_S = 60.0
 RENEW_EVERY_S = LEASE_S / 4
 
+# Names of managers of this process that have stopped (two bots in one process in
+# turn): a lease one of them still holds is free.
+_RETIRED: set[str] = set()
+
 
 def process_name() -> str:
     """`host:pid:nonce`: the nonce tells two managers of one process apart."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def retire(name: str) -> None:
+    """The manager that had `name` has stopped: leases it still names are free."""
+    _RETIRED.add(name)
 
 
 def holder_alive(holder: str) -> bool:
@@ -27,6 +36,8 @@ def holder_alive(holder: str) -> bool:
     pid = rest.split(":", 1)[0]
     if host != socket.gethostname() or not pid.isdigit():
         return True
+    if int(pid) == os.getpid():
+        return holder not in _RETIRED
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -2,7 +2,7 @@
 
 Surfaces (the Slack app, the terminal) never touch the graph. They call the manager,
 and the manager hands them every event of a run through their `EventSink`. The
-registry (`RunStore`) is the source of truth for a run's status; a review click is
+registry (`RunRegistry`) is the source of truth for a run's status; a review click is
 applied only by the one caller whose conditional update wins.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command, StateSnapshot
 
 from agent.deps import Deps
@@ -42,9 +42,9 @@ from agent.models import (
     ReviewRequest,
     Ticket,
 )
-from agent.runs.checkpoints import SyncMode, prune, thread_id
-from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name
-from agent.runs.store import RunRecord, RunStore, TicketBusy
+from agent.runs.checkpoints import Checkpoints, thread_id
+from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name, retire
+from agent.runs.records import RunRecord, RunRegistry, TicketBusy
 from agent.workspaces import remove_workspace, workspace_path
 
 log = logging.getLogger(__name__)
@@ -74,15 +74,14 @@ class RunManager:
     def __init__(
         self,
         graph: Graph,
-        store: RunStore,
-        checkpointer: AsyncSqliteSaver,
+        store: RunRegistry,
+        checkpoints: Checkpoints,
         deps: Deps,
         sink: EventSink,
     ) -> None:
         self.store = store
         self._graph = graph
-        self._checkpointer = checkpointer
-        self._sync = SyncMode(checkpointer)
+        self._checkpoints = checkpoints
         self._deps = deps
         self._sink = sink
         self._slots = asyncio.Semaphore(deps.settings.max_runs)
@@ -101,9 +100,9 @@ class RunManager:
     def key_example(self) -> str:
         return self._deps.tickets.key_example
 
-    async def create(self, key: str, requester: str, channel: str | None = None) -> RunRecord:
+    async def create(self, key: str, requester: str) -> RunRecord:
         """Register a run for `key`; raises `TicketBusy` while another run has the ticket."""
-        return await self.store.create(self.normalize_key(key), requester, channel)
+        return await self.store.create(self.normalize_key(key), requester)
 
     async def fetch_ticket(self, key: str) -> Ticket:
         """The ticket, or the `TaskmasterError` (not found, no access...) before any run exists.
@@ -295,6 +294,7 @@ class RunManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        retire(self._name)
 
     # -- driving ----------------------------------------------------------------------
 
@@ -314,9 +314,15 @@ class RunManager:
         try:
             return await self._drive_leased(run, payload, first_event)
         finally:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
-            await self.store.release_lease(run.run_id, self._name)
+            # A cancel (a shutdown) may land while this hands the run back; it must not
+            # cut the release short, or the lease would keep the run from every other
+            # driver until it expired.
+            await _to_the_end(self._hand_back(run.run_id, heartbeat))
+
+    async def _hand_back(self, run_id: str, heartbeat: asyncio.Task[None]) -> None:
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+        await self.store.release_lease(run_id, self._name)
 
     async def _keep_lease(self, run_id: str) -> None:
         while True:
@@ -340,7 +346,7 @@ class RunManager:
                 if run.decision is not None and run.decision.action != "revise":
                     # Delivery or a rejection: outside effects whose records must be on
                     # disk before the next one (docs/architecture.md, "Durability").
-                    async with self._sync.full():
+                    async with self._checkpoints.durable():
                         await self._stream(run, payload, steps)
                 else:
                     await self._stream(run, payload, steps)
@@ -400,7 +406,6 @@ class RunManager:
                         only_from=("running",),
                         interrupt_id=pending.id,
                     )
-                    await self.store.set_messages(run.run_id, review_ts=None)  # not shown yet
                     request = ReviewRequest.model_validate(pending.value)
                     await self._emit_usage(run)
                     await self._emit(run, ReviewRequested(interrupt_id=pending.id, request=request))
@@ -443,7 +448,7 @@ class RunManager:
         by: str | None = None,
     ) -> None:
         await remove_workspace(workspace_path(self._deps.workspaces, run.run_id))
-        await prune(self._checkpointer, run.run_id)
+        await self._checkpoints.prune(run.run_id)
         await self._emit_usage(run)
         await self._emit(run, RunFinished(status=status, pull_request=pull_request, by=by))
 
@@ -471,3 +476,18 @@ class RunManager:
             "configurable": {"thread_id": thread_id(run_id)},
             "recursion_limit": RECURSION_LIMIT,
         }
+
+
+async def _to_the_end(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` to its end even when the caller is cancelled meanwhile; the cancel
+    is raised once it has ended."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()

@@ -1,4 +1,10 @@
-"""Everything a process needs to drive runs, opened together and closed together."""
+"""The composition root: everything a process needs to drive runs, opened together.
+
+Every entry point assembles its runtime here and nowhere else: `taskmaster run` and
+`resume`, `serve` (and so the demo), LangGraph Studio (`open_deps`, no checkpointer)
+and the benches. Tests change what they need through the `adjust` seam, never by
+copying this.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,23 @@ from agent.deps import Deps
 from agent.graph import compile_graph
 from agent.integrations import registry
 from agent.redaction import install_log_redaction
-from agent.runs.checkpoints import open_checkpointer
 from agent.runs.manager import EventSink, RunManager
-from agent.runs.store import RunStore
 from agent.settings import Settings
 
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+
+
+@asynccontextmanager
+async def open_deps(settings: Settings, environ: Mapping[str, str]) -> AsyncIterator[Deps]:
+    """The graph's services over one HTTP session, chosen by settings.
+
+    Settings are checked before anything is opened, so a missing one stops start-up
+    with its one line; secrets are masked in every log record from here on.
+    """
+    async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
+        deps = registry.build_deps(settings, http, environ)
+        install_log_redaction(deps.redact)
+        yield deps
 
 
 @asynccontextmanager
@@ -28,34 +45,27 @@ async def open_runtime(
     *,
     adjust: Callable[[Deps], Deps] | None = None,
 ) -> AsyncIterator[RunManager]:
-    """The run manager over one HTTP session, one checkpointer and one registry connection.
+    """The run manager over the services, one checkpointer and one registry connection.
 
-    Settings are checked before anything is opened, so a missing one stops start-up
-    with its one line; so is the sandbox, so a host that cannot run one refuses to
-    start rather than failing each run. On exit, runs still going are left `running`
-    for `recover()`. `adjust` is the seam for tests (a slower model, say); the rest is
+    The sandbox is checked too, so a host that cannot run one refuses to start rather
+    than failing each run. On exit, runs still going are left `running` for
+    `recover()`. `adjust` is the seam for tests (a slower model, say); the rest is
     always this.
     """
-    async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
-        deps = registry.build_deps(settings, http, environ)
-        install_log_redaction(deps.redact)
+    async with open_deps(settings, environ) as deps:
         await deps.sandbox.check()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # Only TaskMaster's user may enter: the database holds reviews' ids, and the
         # workspaces hold files the repository's code made.
         settings.data_dir.chmod(0o700)
-        store = await RunStore.open(settings.db_path)
-        deps = replace(deps, inbox=store)  # replies in a thread reach the model through it
-        if adjust is not None:
-            deps = adjust(deps)
-        try:
-            async with open_checkpointer(settings.db_path) as checkpointer:
-                manager = RunManager(
-                    compile_graph(deps, checkpointer), store, checkpointer, deps, sink
-                )
+        async with registry.run_registry(settings) as store:
+            deps = replace(deps, inbox=store)  # replies in a thread reach the model through it
+            if adjust is not None:
+                deps = adjust(deps)
+            async with registry.checkpoints(settings) as checkpoints:
+                graph = compile_graph(deps, checkpoints.saver)
+                manager = RunManager(graph, store, checkpoints, deps, sink)
                 try:
                     yield manager
                 finally:
                     await manager.aclose()
-        finally:
-            await store.close()

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,10 @@ from typing import Any
 import aiosqlite
 
 from agent.models import ACTIVE_STATUSES, Note, PullRequest, ReviewDecision, RunStatus
+from agent.runs.records import HolderAlive, RunRecord, TicketBusy
 from agent.usage import RunUsage
+
+__all__ = ["MIGRATIONS", "RunRecord", "RunStore", "TicketBusy"]
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -71,6 +73,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN usage TEXT;
     ALTER TABLE runs ADD COLUMN worked_s REAL NOT NULL DEFAULT 0;
     """,
+    # The Slack surface's message references move to its own store (bot/slack/threads.py):
+    # they wait in a hand-over table, which that store empties when it first opens.
+    """
+    CREATE TABLE surface_messages_handover AS
+        SELECT run_id, channel, root_ts, progress_ts, review_ts, interrupt_id FROM runs
+        WHERE channel IS NOT NULL;
+    DROP INDEX runs_by_thread;
+    ALTER TABLE runs DROP COLUMN channel;
+    ALTER TABLE runs DROP COLUMN root_ts;
+    ALTER TABLE runs DROP COLUMN progress_ts;
+    ALTER TABLE runs DROP COLUMN review_ts;
+    """,
 )
 
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
@@ -80,79 +94,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """One row of the registry."""
-
-    run_id: str
-    ticket: str
-    requester: str
-    status: RunStatus
-    interrupt_id: str | None
-    decision: ReviewDecision | None
-    error: str | None
-    channel: str | None
-    root_ts: str | None
-    progress_ts: str | None
-    review_ts: str | None
-    created_at: str
-    updated_at: str
-    title: str | None = None
-    cancelled_by: str | None = None
-    owner: str | None = None  # the process driving the run, while its lease lasts
-    lease_until: float | None = None
-    pull_request: PullRequest | None = None  # what a delivered run opened
-    usage: RunUsage | None = None  # the model's tokens (and cost) so far
-    worked_s: float = 0.0  # seconds spent working, not waiting for a slot or a review
-
-    @property
-    def delivering(self) -> bool:
-        """Approved and being delivered: past the point where it can be cancelled."""
-        return self.active and self.decision is not None and self.decision.action == "approve"
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "ticket": self.ticket,
-            "title": self.title,
-            "status": self.status,
-            "requester": self.requester,
-            "decided_by": self.decision.by if self.decision else None,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "pull_request": self.pull_request.url if self.pull_request else None,
-            "usage": self.usage.model_dump(mode="json") if self.usage else None,
-            "worked_minutes": round(self.worked_s / 60, 2),
-        }
-
-    @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> RunRecord:
-        data = dict(zip(row.keys(), tuple(row), strict=True))
-        decision = data.pop("decision")
-        pull_request = data.pop("pull_request")
-        usage = data.pop("usage", None)
-        return cls(
-            **data,
-            decision=ReviewDecision.model_validate_json(decision) if decision else None,
-            pull_request=PullRequest.model_validate_json(pull_request) if pull_request else None,
-            usage=RunUsage.model_validate_json(usage) if usage else None,
-        )
-
-
-class TicketBusy(Exception):
-    """A run for this ticket is already active; carries that run."""
-
-    def __init__(self, run: RunRecord) -> None:
-        super().__init__(f"{run.ticket} already has an active run ({run.run_id})")
-        self.run = run
-
-
 class RunStore:
-    """Reads and writes the `runs` table over its own aiosqlite connection."""
+    """The SQLite `RunRegistry`: the `runs` table over its own aiosqlite connection."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -185,20 +128,20 @@ class RunStore:
             await self._conn.execute("ROLLBACK")
             raise
 
-    async def create(self, ticket: str, requester: str, channel: str | None = None) -> RunRecord:
+    async def create(self, ticket: str, requester: str) -> RunRecord:
         """Insert a new running run, or raise `TicketBusy` with the ticket's active run."""
         run_id = uuid.uuid4().hex[:12]
         now = _now()
         try:
             await self._conn.execute(
-                "INSERT INTO runs (run_id, ticket, requester, status, channel, created_at, "
-                "updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?)",
-                (run_id, ticket, requester, channel, now, now),
+                "INSERT INTO runs (run_id, ticket, requester, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, 'running', ?, ?)",
+                (run_id, ticket, requester, now, now),
             )
         except aiosqlite.IntegrityError:
             active = await self.active_for(ticket)
             if active is None:  # it finished between our insert and this read
-                return await self.create(ticket, requester, channel)
+                return await self.create(ticket, requester)
             raise TicketBusy(active) from None
         return await self.require(run_id)
 
@@ -230,11 +173,6 @@ class RunStore:
             "ORDER BY created_at DESC, rowid DESC",
             (ticket,),
         )
-
-    async def in_thread(self, channel: str, root_ts: str) -> RunRecord | None:
-        """The run whose thread starts at this message (a surface's root message)."""
-        rows = await self._select("WHERE channel = ? AND root_ts = ?", (channel, root_ts))
-        return rows[0] if rows else None
 
     async def recent(self, *, active_only: bool = False, limit: int = 100) -> list[RunRecord]:
         where = f"WHERE status IN ({_ACTIVE_SQL})" if active_only else ""
@@ -284,7 +222,7 @@ class RunStore:
         return cursor.rowcount == 1
 
     async def take_lease(
-        self, run_id: str, owner: str, seconds: float, holder_alive: Callable[[str], bool]
+        self, run_id: str, owner: str, seconds: float, holder_alive: HolderAlive
     ) -> bool:
         """Make `owner` the one process driving the run, unless another holds a live lease.
 
@@ -366,23 +304,9 @@ class RunStore:
         )
         return [Note(id=row[0], by=row[1], by_name=row[2], text=row[3]) for row in rows]
 
-    async def set_messages(self, run_id: str, **timestamps: str | None) -> None:
-        """Remember where a surface shows the run (Slack channel and message timestamps)."""
-        allowed = {"channel", "root_ts", "progress_ts", "review_ts"}
-        unknown = set(timestamps) - allowed
-        if unknown:
-            raise ValueError(f"unknown message fields: {sorted(unknown)}")
-        if not timestamps:
-            return
-        assignments = ", ".join(f"{name} = ?" for name in timestamps)
-        await self._conn.execute(
-            f"UPDATE runs SET {assignments}, updated_at = ? WHERE run_id = ?",
-            (*timestamps.values(), _now(), run_id),
-        )
-
     async def _select(self, clause: str, params: Sequence[Any]) -> list[RunRecord]:
         # One call that steps the statement to its end: a cursor left open across an
         # await would hold a read snapshot on this shared connection, and another
         # task's UPDATE on it would then fail at once with "database is locked".
         rows = await self._conn.execute_fetchall(f"SELECT * FROM runs {clause}", tuple(params))
-        return [RunRecord.from_row(row) for row in rows]
+        return [RunRecord.from_columns(dict(zip(row.keys(), row, strict=True))) for row in rows]

@@ -27,6 +27,7 @@ from bot.slack import actions, code_commands, commands, conversation, sessions, 
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import FeedbackContext
 from bot.slack.reporter import ThreadReporter
+from bot.slack.threads import ThreadStore
 from bot.slack.told import friendly
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ def build_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def build_app(settings: Settings, manager: RunManager, reporter: ThreadReporter) -> AsyncApp:
+def build_app(
+    settings: Settings, manager: RunManager, reporter: ThreadReporter, threads: ThreadStore
+) -> AsyncApp:
     """The app with every listener registered; `reporter` gets the app's client.
 
     Request signatures are always verified (Bolt skips the check only for Socket
@@ -79,8 +82,8 @@ def build_app(settings: Settings, manager: RunManager, reporter: ThreadReporter)
         request_verification_enabled=True,
         logger=BOLT_LOG,
     )
-    reporter.attach(client, manager.store)
-    deps = SlackDeps(settings, manager, reporter)
+    reporter.attach(client, manager.store, threads)
+    deps = SlackDeps(settings, manager, reporter, threads)
     commands.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps)

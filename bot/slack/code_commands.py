@@ -66,7 +66,9 @@ async def run_command(
         feedback=feedback[:4000],
     )
     ref = ReviewRef(run.run_id, interrupt_id)
-    return await review.decide(deps, ref, decision, message_ts=run.review_ts or "")
+    thread = await deps.threads.get(run.run_id)
+    review_ts = thread.review_ts if thread is not None else None
+    return await review.decide(deps, ref, decision, message_ts=review_ts or "")
 
 
 async def run_of_channel(deps: SlackDeps, client: AsyncWebClient, channel: str) -> RunRecord | None:
@@ -79,4 +81,4 @@ async def run_of_channel(deps: SlackDeps, client: AsyncWebClient, channel: str) 
     origin = (properties.get("agent_session") or {}).get("origin_link") or {}
     if not origin.get("channel_id") or not origin.get("ts"):
         return None
-    return await deps.manager.store.in_thread(str(origin["channel_id"]), str(origin["ts"]))
+    return await deps.run_at(str(origin["channel_id"]), str(origin["ts"]))

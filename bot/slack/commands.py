@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.errors import ErrorKind, TaskmasterError
 from agent.models import PullRequest
-from agent.runs.store import RunRecord, TicketBusy
+from agent.runs.records import RunRecord, TicketBusy
 from bot.slack import ids, review
 from bot.slack.deps import SlackDeps
 from bot.slack.kit import actions, button, section
@@ -84,13 +84,15 @@ async def start_run(
         if not anyway and (opened := await manager.open_pull_request(key)) is not None:
             await _ask_before_another(respond, ticket.key, opened)
             return
-        run = await manager.create(ticket.key, user, channel)
+        run = await manager.create(ticket.key, user)
+        # Before its first message: a run made for Slack that never got one is not started.
+        await deps.threads.save(run.run_id, channel)
     except TaskmasterError as error:
         usage = f"\n{USAGE}" if error.kind is ErrorKind.INVALID_INPUT else ""
         await _tell(respond, f"{escape(error.message)}{usage}")
         return
     except TicketBusy as busy:
-        await _tell(respond, await _busy_text(client, busy.run))
+        await _tell(respond, await _busy_text(deps, client, busy.run))
         return
 
     async def posted(view: RunView) -> None:
@@ -131,16 +133,17 @@ async def permalink(client: AsyncWebClient, channel: str, ts: str) -> str | None
     return str(response["permalink"])
 
 
-async def _thread_link(client: AsyncWebClient, run: RunRecord, label: str) -> str:
-    if run.channel and run.root_ts:
-        url = await permalink(client, run.channel, run.root_ts)
+async def _thread_link(deps: SlackDeps, client: AsyncWebClient, run: RunRecord, label: str) -> str:
+    thread = await deps.threads.get(run.run_id)
+    if thread is not None and thread.root_ts:
+        url = await permalink(client, thread.channel, thread.root_ts)
         if url:
             return link(url, label)
     return escape(label)
 
 
-async def _busy_text(client: AsyncWebClient, run: RunRecord) -> str:
-    where = await _thread_link(client, run, "its thread")
+async def _busy_text(deps: SlackDeps, client: AsyncWebClient, run: RunRecord) -> str:
+    where = await _thread_link(deps, client, run, "its thread")
     return (
         f"{escape(run.ticket)} already has an active run ({run.status.replace('_', ' ')}, "
         f"requested by {mention(run.requester)}): see {where}."
@@ -170,7 +173,7 @@ async def _status(
         runs, heading = [latest], f"*{escape(ticket)}*"
     lines = [heading]
     for run in runs:
-        where = await _thread_link(client, run, "thread")
+        where = await _thread_link(deps, client, run, "thread")
         lines.append(f"• {_outcome(run)}, requested by {mention(run.requester)} · {where}")
     text = "\n".join(lines)
     await respond(text=text, blocks=[section(text)], response_type="ephemeral")

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.runs.manager import RunRefused
-from agent.runs.store import RunRecord
+from agent.runs.records import RunRecord
 from bot.slack import review
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import ReviewRef
@@ -54,7 +54,7 @@ async def _replied(deps: SlackDeps, client: AsyncWebClient, event: dict[str, Any
     if not thread_ts or thread_ts == ts:
         return  # not a reply
     channel, user = str(event.get("channel", "")), str(event["user"])
-    run = await deps.manager.store.in_thread(channel, str(thread_ts))
+    run = await deps.run_at(channel, str(thread_ts))
     if run is None or not _may_steer(deps, run, user):
         return
     text = str(event.get("text") or "").strip()
@@ -90,12 +90,13 @@ async def _reacted(deps: SlackDeps, client: AsyncWebClient, event: dict[str, Any
     if event.get("reaction") != STOP or item.get("type") != "message":
         return
     channel, user = str(item.get("channel", "")), str(event.get("user", ""))
-    run = await deps.manager.store.in_thread(channel, str(item.get("ts", "")))
+    root_ts = str(item.get("ts", ""))
+    run = await deps.run_at(channel, root_ts)
     if run is None or not run.active or not _may_steer(deps, run, user):
         return
     refused = await review.cancel(deps, run, user)
     if refused is not None:
-        await _tell(client, channel, user, run.root_ts, refused)
+        await _tell(client, channel, user, root_ts, refused)
 
 
 def _may_steer(deps: SlackDeps, run: RunRecord, user: str) -> bool:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent.runs.manager import RunManager
+from agent.runs.records import RunRecord
 from agent.settings import Settings
 from bot.slack.reporter import ThreadReporter
 from bot.slack.reviewers import Reviewers
+from bot.slack.threads import ThreadStore
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,12 @@ class SlackDeps:
     settings: Settings
     manager: RunManager
     reporter: ThreadReporter
+    threads: ThreadStore  # where each run shows in Slack
+
+    async def run_at(self, channel: str, root_ts: str) -> RunRecord | None:
+        """The run whose thread starts at this message, if any."""
+        run_id = await self.threads.run_at(channel, root_ts)
+        return None if run_id is None else await self.manager.store.get(run_id)
 
     @property
     def reviewers(self) -> Reviewers:

@@ -34,12 +34,13 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.events import Event
-from agent.runs.store import RunRecord, RunStore
+from agent.runs.records import RunRecord, RunRegistry
 from bot.slack import blocks, cards, replies
 from bot.slack.agent_surface import AgentRefused, AgentRun, AgentWriter, Surface
 from bot.slack.code_channels import CodeChannelWriter, CodeRun
 from bot.slack.reviewers import Reviewers
 from bot.slack.runview import CloseReview, Milestone, PlanReply, PostReview, Reply, RunView
+from bot.slack.threads import ThreadStore
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +163,15 @@ class ThreadReporter:
         self.heartbeat = heartbeat
         self.retry_delay = retry_delay
         self._client: AsyncWebClient | None = None
-        self._store: RunStore | None = None
+        self._store: RunRegistry | None = None
+        self._threads: ThreadStore | None = None
         self._boxes: dict[str, _Outbox] = {}
         self._attaching = asyncio.Lock()
 
-    def attach(self, client: AsyncWebClient, store: RunStore) -> None:
-        """Give the reporter its Slack client and the registry (made after the sink)."""
-        self._client, self._store = client, store
+    def attach(self, client: AsyncWebClient, store: RunRegistry, threads: ThreadStore) -> None:
+        """Give the reporter its Slack client, the registry and the thread store (made
+        after the sink)."""
+        self._client, self._store, self._threads = client, store, threads
 
     def start(self, view: RunView, *, on_posted: RootHook, on_refused: RefusalHook) -> None:
         """Report a new run: post its root message (retried like every other message),
@@ -252,10 +255,11 @@ class ThreadReporter:
             if run_id in self._boxes:
                 return self._boxes[run_id]
             record = await self._registry().get(run_id)
-            if record is None or not record.channel or not record.root_ts:
+            thread = await self._thread_store().get(run_id)
+            if record is None or thread is None or not thread.root_ts:
                 return None
-            log.info("re-attaching run %s to its thread %s", run_id, record.root_ts)
-            view = RunView.from_record(record, channel=record.channel, root_ts=record.root_ts)
+            log.info("re-attaching run %s to its thread %s", run_id, thread.root_ts)
+            view = RunView.from_record(record, thread)
             box = self._open(view)
             box.root_dirty = True  # it may still show an older state (Failed, before a retry)
             return box
@@ -402,9 +406,7 @@ class ThreadReporter:
                 view.root_ts = str(posted["ts"])
                 box.last_root_edit = asyncio.get_running_loop().time()
                 box.queue.popleft()  # posted: whatever follows must not post it again
-                await self._registry().set_messages(
-                    view.run_id, channel=view.channel, root_ts=view.root_ts
-                )
+                await self._thread_store().save(view.run_id, view.channel, root_ts=view.root_ts)
                 if box.code is not None:
                     box.queue.appendleft(_OpenCodeChannel())
                 await on_posted(view)
@@ -415,7 +417,7 @@ class ThreadReporter:
                 view.progress_ts = progress_ts
                 box.last_edit = asyncio.get_running_loop().time()  # as good as an edit
                 box.progress_dirty = box.checklist = False
-                await self._registry().set_messages(view.run_id, progress_ts=progress_ts)
+                await self._thread_store().save(view.run_id, view.channel, progress_ts=progress_ts)
             case Reply(text=text, blocks=body):
                 await self._post(view, text, body)
             case PostReview(ref=ref, request=request):
@@ -423,7 +425,9 @@ class ThreadReporter:
                     ref, request, requester=view.requester, reviewers=self.reviewers
                 )
                 view.review_ts = await self._post(view, text, body)
-                await self._registry().set_messages(view.run_id, review_ts=view.review_ts)
+                await self._thread_store().save(
+                    view.run_id, view.channel, review_ts=view.review_ts, review_for=ref.interrupt_id
+                )
                 box.queue.insert(1, _UploadDiff(op))  # its own step: a failed upload never reposts
             case _UploadDiff(review=review):
                 await self._upload_diff(view, review)
@@ -451,7 +455,9 @@ class ThreadReporter:
                 await self._agent.progress(view, run)
                 box.last_edit = asyncio.get_running_loop().time()
                 box.progress_dirty = box.checklist = False
-                await self._registry().set_messages(view.run_id, progress_ts=view.progress_ts)
+                await self._thread_store().save(
+                    view.run_id, view.channel, progress_ts=view.progress_ts
+                )
                 return True
             case PlanReply(plan=plan) if plan is not None:
                 run.plan = plan  # streamed as a plan_update with the next edit
@@ -462,7 +468,9 @@ class ThreadReporter:
                     ref, request, requester=view.requester, reviewers=self.reviewers
                 )
                 view.review_ts = await self._agent.review(view, run, body)
-                await self._registry().set_messages(view.run_id, review_ts=view.review_ts)
+                await self._thread_store().save(
+                    view.run_id, view.channel, review_ts=view.review_ts, review_for=ref.interrupt_id
+                )
                 box.queue.insert(1, _UploadDiff(op))
                 if box.code is not None:
                     box.queue.insert(1, _ShowDiff(op))
@@ -537,10 +545,15 @@ class ThreadReporter:
             raise RuntimeError("ThreadReporter.attach() was not called")
         return self._client
 
-    def _registry(self) -> RunStore:
+    def _registry(self) -> RunRegistry:
         if self._store is None:
             raise RuntimeError("ThreadReporter.attach() was not called")
         return self._store
+
+    def _thread_store(self) -> ThreadStore:
+        if self._threads is None:
+            raise RuntimeError("ThreadReporter.attach() was not called")
+        return self._threads
 
 
 _CODE_OPS = (_OpenCodeChannel, _ShowDiff, _CloseCodeChannel)

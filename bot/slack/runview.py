@@ -32,10 +32,11 @@ from agent.events import (
     UsageReported,
 )
 from agent.models import FinalStatus, Plan, PullRequest, ReviewAction, ReviewRequest, TestResult
-from agent.runs.store import RunRecord
+from agent.runs.records import RunRecord
 from bot.slack import replies
 from bot.slack.ids import ReviewRef
 from bot.slack.kit import JSON
+from bot.slack.threads import Thread
 
 Mark = Literal["pending", "current", "done", "failed"]
 Phase = Literal["running", "awaiting_review", "done", "rejected", "cancelled", "failed"]
@@ -156,7 +157,7 @@ class RunView:
     cost: float | None = None  # and their cost in US dollars
 
     @classmethod
-    def from_record(cls, run: RunRecord, *, channel: str, root_ts: str) -> RunView:
+    def from_record(cls, run: RunRecord, thread: Thread) -> RunView:
         """A view of a run from the registry: after a restart, only its messages are known."""
         phase: Phase = "awaiting_review" if run.status == "awaiting_review" else "running"
         if run.status in FINAL_PHASES:
@@ -165,10 +166,10 @@ class RunView:
             run_id=run.run_id,
             ticket=run.ticket,
             requester=run.requester,
-            channel=channel,
-            root_ts=root_ts,
-            progress_ts=run.progress_ts,
-            review_ts=run.review_ts,
+            channel=thread.channel,
+            root_ts=thread.root_ts or "",
+            progress_ts=thread.progress_ts,
+            review_ts=thread.review_ts,
             started_at=_parse_time(run.created_at),
             phase=phase,
             title=run.title,

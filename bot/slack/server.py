@@ -40,6 +40,7 @@ from bot.signals import stop_on_signals
 from bot.slack.app import build_app
 from bot.slack.reporter import ThreadReporter
 from bot.slack.reviewers import Reviewers
+from bot.slack.threads import ThreadStore, open_thread_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class SlackBot:
     app: AsyncApp
     manager: RunManager
     reporter: ThreadReporter
+    threads: ThreadStore
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,18 @@ async def running_app(
         surface=settings.slack_surface,
         code_channels=settings.slack_code_channels,
     )
-    async with runtime(settings, environ, reporter) as manager:
-        app = build_app(settings, manager, reporter)
+    async with (
+        runtime(settings, environ, reporter) as manager,
+        open_thread_store(settings) as threads,  # after the registry: it takes over rows
+    ):
+        app = build_app(settings, manager, reporter, threads)
         try:
-            await _abandon_unshown(manager)
+            await _abandon_unshown(manager, threads)
             recovered = await manager.recover()
             if recovered:
                 log.info("continuing %d runs left mid-step", len(recovered))
-            await _post_missing_reviews(manager, reporter)
-            yield SlackBot(app, manager, reporter)
+            await _post_missing_reviews(manager, reporter, threads)
+            yield SlackBot(app, manager, reporter, threads)
         finally:
             await manager.aclose()
             await reporter.aclose()
@@ -246,21 +251,29 @@ def _say(out: TextIO, line: str) -> None:
     print(f"taskmaster: {line}", file=out, flush=True)
 
 
-async def _abandon_unshown(manager: RunManager) -> None:
+async def _abandon_unshown(manager: RunManager, threads: ThreadStore) -> None:
     """Runs made for Slack whose root message was never posted (the bot stopped while
     Slack kept refusing it) never started: without a thread nobody would see them, so
     they are marked failed, not started now. `/taskmaster KEY` starts the ticket again."""
     for run in await manager.store.with_status("running"):
-        if run.channel and not run.root_ts and not (await manager.snapshot(run.run_id)).created_at:
+        thread = await threads.get(run.run_id)
+        if thread is None or thread.root_ts:
+            continue
+        if not (await manager.snapshot(run.run_id)).created_at:
             log.info("run %s never got its first message in Slack; not starting it", run.run_id)
             await manager.abandon(run.run_id, "Its first message never reached Slack.")
 
 
-async def _post_missing_reviews(manager: RunManager, reporter: ThreadReporter) -> None:
+async def _post_missing_reviews(
+    manager: RunManager, reporter: ThreadReporter, threads: ThreadStore
+) -> None:
     """Post the review of runs that wait on one nobody saw (the bot stopped before it
     was posted): without it, they would wait forever."""
     for run in await manager.store.with_status("awaiting_review"):
-        if run.root_ts and not run.review_ts:
+        thread = await threads.get(run.run_id)
+        if thread is None or not thread.root_ts:
+            continue
+        if thread.review_ts is None or thread.review_for != run.interrupt_id:
             _, interrupt_id, request = await manager.pending_review(run.run_id)
             log.info("posting the missing review of run %s", run.run_id)
             await reporter(run, ReviewRequested(interrupt_id=interrupt_id, request=request))

@@ -31,7 +31,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 async def stopped(deps: SlackDeps, client: AsyncWebClient, event: dict[str, Any]) -> None:
     channel, thread_ts = str(event.get("channel", "")), str(event.get("thread_ts") or "")
     user = str(event.get("user", ""))
-    run = await deps.manager.store.in_thread(channel, thread_ts) if thread_ts else None
+    run = await deps.run_at(channel, thread_ts) if thread_ts else None
     if run is None:
         return  # not a run's session
     deps.reporter.stream_stopped(run.run_id)

@@ -93,7 +93,7 @@ async def test_restart_posts_a_review_that_was_never_shown(
     # What a crash between recording the review and posting it leaves behind: the run
     # awaits a review that is in no message.
     with sqlite3.connect(data_dir / "taskmaster.db") as db:
-        db.execute("UPDATE runs SET review_ts = NULL")
+        db.execute("UPDATE slack_threads SET review_ts = NULL")
     async with aiohttp.ClientSession() as http:
         gone = await http.post(
             slack.api_url + "chat.delete",
@@ -116,7 +116,8 @@ async def test_restart_does_not_start_a_run_whose_first_message_never_posted(
     async with start_bot() as first:
         # What a stop leaves when Slack refused the root message until the end: a run
         # registered for a channel, with no message and no checkpoint.
-        unshown = await first.bot.manager.create("TASK-101", "U_ANA", CHANNEL)
+        unshown = await first.bot.manager.create("TASK-101", "U_ANA")
+        await first.bot.threads.save(unshown.run_id, CHANNEL)
 
     async with start_bot() as second:
         run = await second.bot.manager.store.require(unshown.run_id)
