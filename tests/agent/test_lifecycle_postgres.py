@@ -48,9 +48,11 @@ def demo_env(demo_env: dict[str, str], postgres_url: str) -> dict[str, str]:
     return {**demo_env, "TASKMASTER_DATABASE_URL": postgres_url}
 
 
-async def test_pg_finished_run_keeps_only_its_latest_checkpoint(
+async def test_pg_finished_run_keeps_its_outcome_readable(
     manager: RunManager, postgres_url: str
 ) -> None:
+    """Pruning on Postgres: the saver's keep_latest refuses threads with a DeltaChannel
+    (the conversation), so their checkpoints are kept; the run's end stays readable."""
     record = await _review(manager)
     await manager.decide(record.run_id, ReviewDecision(action="reject", by="ana"))
     await manager.wait(record.run_id)
@@ -58,5 +60,6 @@ async def test_pg_finished_run_keeps_only_its_latest_checkpoint(
         cursor = await db.execute(
             "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id(record.run_id),)
         )
-        assert await cursor.fetchone() == (1,)
+        row = await cursor.fetchone()
+        assert row is not None and row[0] >= 1
     assert (await manager.snapshot(record.run_id)).values["outcome"] == "rejected"
