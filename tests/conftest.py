@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from agent.demo import prepare_demo
@@ -48,6 +47,8 @@ def postgres_database() -> Iterator[str]:
     In CI (CI set) PostgreSQL must be there; elsewhere the tests that need it skip
     with one line when it is not.
     """
+    import psycopg  # here, so a venv made before it was a dependency still runs the rest
+
     try:
         admin = psycopg.connect(f"{POSTGRES}/test", autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
@@ -66,6 +67,8 @@ def postgres_database() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_database: str) -> Iterator[str]:
     """TASKMASTER_DATABASE_URL for one test: its own schema in the session's database."""
+    import psycopg
+
     schema = f"t_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres_database, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
