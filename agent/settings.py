@@ -75,6 +75,9 @@ class Settings(BaseModel):
     # Unset: one SQLite file in the data folder (one process). `postgresql://...`: the
     # checkpoints, the registry, the Slack threads and the queue in PostgreSQL.
     database_url: SecretStr | None = Field(None, alias="TASKMASTER_DATABASE_URL")
+    # Seconds without a worker's heartbeat after which its jobs go to another worker:
+    # a killed worker's run moves again within about 4/3 of this.
+    worker_timeout: float = Field(30.0, alias="TASKMASTER_WORKER_TIMEOUT", ge=3)
     approvers: frozenset[str] = Field(frozenset(), alias="TASKMASTER_APPROVERS")
     max_runs: int = Field(2, alias="TASKMASTER_MAX_RUNS", ge=1)
     max_revisions: int = Field(3, alias="TASKMASTER_MAX_REVISIONS", ge=0)

@@ -105,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="print JSON")
 
     commands.add_parser("serve", parents=[demo], help="start the Slack app")
+    commands.add_parser("worker", help="drive runs from the queue (with TASKMASTER_DATABASE_URL)")
 
     local = commands.add_parser("demo", help="try TaskMaster in a local Slack in your browser")
     local.add_argument("--port", type=int, default=8765, help="the page's port (default 8765)")
@@ -151,6 +152,11 @@ async def dispatch(
             from bot.slack.server import serve  # Slack stays unloaded for terminal commands
 
             await serve(settings, environ)
+            return EXIT_OK
+        case "worker":
+            from bot.worker import work
+
+            await work(settings, environ)
             return EXIT_OK
         case "demo":
             from bot.demo import on_surface, run_demo

@@ -75,7 +75,9 @@ def _scripted(provider: str, location: str, _: CallLimits) -> ModelFactory:
     def factory(key: str) -> BaseChatModel:
         # Read per run, so a script edited between runs is picked up without a restart.
         script = load_script(path, key)
-        return ScriptedChatModel(script.turns, then=script.then)
+        return ScriptedChatModel(
+            script.turns, then=script.then, seconds_per_turn=script.seconds_per_turn
+        )
 
     return factory
 

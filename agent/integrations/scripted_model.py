@@ -8,11 +8,14 @@ without any counter of its own. When the script ends the call fails at once with
 `then` turn, answered to every call past its end: the demo's scripts use it to
 finish further review rounds, saying in its text that it is a scripted model.
 
-A script file is a JSON list of turns, or `{"turns": [...], "then": {...}}`.
+A script file is a JSON list of turns, or `{"turns": [...], "then": {...}}`, with
+optionally `"seconds_per_turn"`: how long each answer takes, so benches and tests in
+other processes have a model as slow as a real one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import Callable, Sequence
@@ -56,6 +59,7 @@ class ScriptFile(BaseModel):
 
     turns: tuple[ScriptTurn, ...]
     then: ScriptTurn | None = None
+    seconds_per_turn: float = Field(0.0, ge=0)
 
 
 Script = TypeAdapter(list[ScriptTurn] | ScriptFile)
@@ -66,6 +70,7 @@ class ScriptedChatModel(BaseChatModel):
 
     turns: tuple[ScriptTurn, ...]
     then: ScriptTurn | None = None
+    seconds_per_turn: float = 0.0
 
     def __init__(
         self,
@@ -96,6 +101,8 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         # No executor hop: playing back a turn does no I/O.
+        if self.seconds_per_turn:
+            await asyncio.sleep(self.seconds_per_turn)
         return ChatResult(generations=[ChatGeneration(message=self._answer(messages))])
 
     def bind_tools(

@@ -32,7 +32,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from agent.runs.pg_store import open_pool
+from agent.runs.pg_store import advisory_lock, open_pool
 from agent.runs.store import BUSY_TIMEOUT_S
 from agent.state import conversation_channel
 
@@ -97,13 +97,9 @@ async def open_postgres_checkpoints(url: str) -> AsyncIterator[Checkpoints]:
     under an advisory lock, so processes starting together do not race on them."""
     pool = await open_pool(url)
     try:
-        async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
-            try:
-                saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-                await saver.setup()
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+        async with pool.connection() as conn, advisory_lock(conn, SETUP_LOCK):
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await saver.setup()
 
         async def pruned(run_id: str) -> None:
             try:

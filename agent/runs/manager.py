@@ -44,6 +44,7 @@ from agent.models import (
 )
 from agent.runs.checkpoints import Checkpoints, thread_id
 from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name, retire
+from agent.runs.queue import RunQueue
 from agent.runs.records import RunRecord, RunRegistry, TicketBusy
 from agent.workspaces import remove_workspace, workspace_path
 
@@ -78,8 +79,16 @@ class RunManager:
         checkpoints: Checkpoints,
         deps: Deps,
         sink: EventSink,
+        *,
+        queue: RunQueue | None = None,
+        drives_here: bool = True,
     ) -> None:
+        """`queue` set and `drives_here` False: a web process, whose runs are driven by
+        workers (it enqueues them); a worker has both; with no queue (SQLite) the
+        process drives every run it starts."""
         self.store = store
+        self._queue = queue
+        self._drives_here = drives_here or queue is None
         self._graph = graph
         self._checkpoints = checkpoints
         self._deps = deps
@@ -88,6 +97,11 @@ class RunManager:
         self._tasks: dict[str, asyncio.Task[RunRecord]] = {}
         self._waiting = 0
         self._name = process_name()
+
+    @property
+    def queue(self) -> RunQueue | None:
+        """The work queue, on PostgreSQL in `serve` and `taskmaster worker`."""
+        return self._queue
 
     # -- starting ---------------------------------------------------------------------
 
@@ -220,7 +234,9 @@ class RunManager:
             raise RunRefused("not_allowed", "This run is waiting for a review decision.", run)
         if run.status not in ("running", "resuming", "failed"):
             raise RunRefused("decided", describe_decision(run), run)
-        if not await self.store.take_lease(run_id, self._name, LEASE_S, holder_alive):
+        if self._drives_here and not await self.store.take_lease(
+            run_id, self._name, LEASE_S, holder_alive
+        ):
             raise RunRefused("stale", "Another TaskMaster process is driving this run.", run)
         snapshot = await self.snapshot(run_id)
         if not snapshot.created_at:  # never checkpointed: start it from the beginning
@@ -261,6 +277,8 @@ class RunManager:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._queue is not None:  # the worker driving it hears it at once (NOTIFY)
+            await self._queue.abort(run_id)
         await self._finish(run, "cancelled", by=by)
         return await self.store.require(run_id)
 
@@ -298,13 +316,57 @@ class RunManager:
 
     # -- driving ----------------------------------------------------------------------
 
+    async def drive_queued(self, run_id: str, initial: dict[str, Any] | None) -> None:
+        """A worker's job: drive the run from where the registry and its checkpoint say,
+        until it pauses or ends. Cancelled (Cancel, or the worker stopping), it stops
+        at once; a run nobody cancelled is handed back to the queue."""
+        run = await self.store.require(run_id)
+        if run.status not in ("running", "resuming"):
+            return  # paused, ended or cancelled since it was enqueued: nothing to do
+        if not await self.store.take_lease(run_id, self._name, LEASE_S, holder_alive):
+            from agent.runs.queue import RunBusy  # the queue retries the job shortly
+
+            raise RunBusy(run_id)
+        snapshot = await self.snapshot(run_id)
+        payload: Any = None
+        first: Event | None = None
+        if not snapshot.created_at:
+            payload = initial or {"run_id": run_id, "ticket_key": run.ticket, "thread_url": None}
+            first = RunStarted(ticket=run.ticket, requester=run.requester)
+        elif run.status == "resuming" and run.decision is not None:
+            for pending in snapshot.interrupts:
+                if pending.id == run.interrupt_id:
+                    decided = {pending.id: run.decision.model_dump(mode="json")}
+                    payload = Command(resume=decided)
+        task = self._spawn(run, payload, first)
+        try:
+            await task
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            latest = await self.store.require(run_id)
+            if latest.status == "cancelled":
+                await remove_workspace(workspace_path(self._deps.workspaces, run_id))
+            elif latest.active and self._queue is not None:
+                await self._queue.enqueue(run_id)  # stopping: another worker continues it
+            raise
+
     def _spawn(
         self, run: RunRecord, payload: Any, first_event: Event | None = None
     ) -> asyncio.Task[RunRecord]:
-        task = asyncio.create_task(self._drive(run, payload, first_event), name=run.run_id)
+        if not self._drives_here:
+            initial = payload if isinstance(payload, dict) else None
+            task = asyncio.create_task(self._enqueue(run, initial), name=run.run_id)
+        else:
+            task = asyncio.create_task(self._drive(run, payload, first_event), name=run.run_id)
         self._tasks[run.run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run.run_id, None))
         return task
+
+    async def _enqueue(self, run: RunRecord, initial: dict[str, Any] | None) -> RunRecord:
+        assert self._queue is not None
+        await self._queue.enqueue(run.run_id, initial)
+        return run
 
     async def _drive(self, run: RunRecord, payload: Any, first_event: Event | None) -> RunRecord:
         if not await self.store.take_lease(run.run_id, self._name, LEASE_S, holder_alive):

@@ -9,9 +9,11 @@ advisory lock so processes starting together migrate once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +26,8 @@ from agent.runs.records import HolderAlive, RunRecord, TicketBusy
 from agent.usage import RunUsage
 
 CONNECT_TIMEOUT_S = 30.0
-MIGRATION_LOCK = 0x7A5C_0001  # pg_advisory_xact_lock key of the registry's migrations
+LOCK_RETRY_S = 0.05
+MIGRATION_LOCK = 0x7A5C_0001  # pg_advisory_lock key of the registry's migrations
 
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
 
@@ -70,6 +73,26 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@asynccontextmanager
+async def advisory_lock(conn: psycopg.AsyncConnection[Any], key: int) -> AsyncIterator[None]:
+    """Hold PostgreSQL's session advisory lock `key` (for migrations at start-up).
+
+    Tried, not waited on: a session waiting for the lock would sit in a statement with
+    a snapshot, and another process's `CREATE INDEX CONCURRENTLY` (LangGraph's saver
+    setup) waits for every such snapshot, while holding the lock: a deadlock.
+    """
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,))
+        row = await cursor.fetchone()
+        if row is not None and (row["got"] if isinstance(row, dict) else row[0]):
+            break
+        await asyncio.sleep(LOCK_RETRY_S)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
 async def open_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool:
     """A pool of autocommit connections to TASKMASTER_DATABASE_URL, opened and checked."""
     pool = AsyncConnectionPool(
@@ -105,8 +128,11 @@ class PostgresRunStore:
         await self._pool.close()
 
     async def migrate(self) -> None:
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        async with (
+            self._pool.connection() as conn,
+            advisory_lock(conn, MIGRATION_LOCK),
+            conn.transaction(),
+        ):
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS taskmaster_migrations (version INTEGER NOT NULL)"
             )

@@ -9,8 +9,9 @@ copying this.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
+from typing import Any, Literal
 
 import aiohttp
 
@@ -19,9 +20,14 @@ from agent.graph import compile_graph
 from agent.integrations import registry
 from agent.redaction import install_log_redaction
 from agent.runs.manager import EventSink, RunManager
+from agent.runs.queue import RunQueue, open_queue
 from agent.settings import Settings
 
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+
+Role = Literal["all", "web", "worker"]
+"""What the process does with runs. `all` drives the runs it starts (the CLI; `serve`
+on SQLite). On PostgreSQL, `web` (`serve`) enqueues them and `worker` drives them."""
 
 
 @asynccontextmanager
@@ -44,6 +50,7 @@ async def open_runtime(
     sink: EventSink,
     *,
     adjust: Callable[[Deps], Deps] | None = None,
+    role: Role = "all",
 ) -> AsyncIterator[RunManager]:
     """The run manager over the services, one checkpointer and one registry connection.
 
@@ -62,9 +69,22 @@ async def open_runtime(
             deps = replace(deps, inbox=store)  # replies in a thread reach the model through it
             if adjust is not None:
                 deps = adjust(deps)
-            async with registry.checkpoints(settings) as checkpoints:
+            async with registry.checkpoints(settings) as checkpoints, AsyncExitStack() as stack:
                 graph = compile_graph(deps, checkpoints.saver)
-                manager = RunManager(graph, store, checkpoints, deps, sink)
+                queue: RunQueue | None = None
+                managers: list[RunManager] = []
+
+                async def drive(run_id: str, initial: dict[str, Any] | None) -> None:
+                    await managers[0].drive_queued(run_id, initial)
+
+                if settings.database == "postgres" and role != "all":
+                    url = settings.database_url_text
+                    driver = drive if role == "worker" else None
+                    queue = await stack.enter_async_context(open_queue(url, driver))
+                manager = RunManager(
+                    graph, store, checkpoints, deps, sink, queue=queue, drives_here=role != "web"
+                )
+                managers.append(manager)
                 try:
                     yield manager
                 finally:

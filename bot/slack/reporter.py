@@ -70,6 +70,13 @@ class _CreateProgress:
 
 
 @dataclass(frozen=True)
+class _RootPosted:
+    """Start the run once its thread has both messages (see `start_after_progress`)."""
+
+    on_posted: RootHook
+
+
+@dataclass(frozen=True)
 class _UploadDiff:
     review: PostReview
 
@@ -95,6 +102,7 @@ _Op = (
     Milestone
     | _CreateRoot
     | _CreateProgress
+    | _RootPosted
     | _UploadDiff
     | _OpenCodeChannel
     | _ShowDiff
@@ -153,8 +161,13 @@ class ThreadReporter:
         retry_delay: float = 0.25,
         surface: Surface = "thread",
         code_channels: bool = False,
+        start_after_progress: bool = False,
     ) -> None:
+        """`start_after_progress`: a new run starts only once its progress message is
+        posted too. Set when workers drive the runs (PostgreSQL): a worker writes the
+        thread from the messages recorded, so both must be recorded before it starts."""
         self.reviewers = reviewers or Reviewers()
+        self.start_after_progress = start_after_progress
         self.surface = surface
         self.code_channels = code_channels and surface == "agent"
         self._agent = AgentWriter(self._slack)
@@ -407,9 +420,20 @@ class ThreadReporter:
                 box.last_root_edit = asyncio.get_running_loop().time()
                 box.queue.popleft()  # posted: whatever follows must not post it again
                 await self._thread_store().save(view.run_id, view.channel, root_ts=view.root_ts)
+                if self.start_after_progress:
+                    at = next(
+                        (
+                            i + 1
+                            for i, op in enumerate(box.queue)
+                            if isinstance(op, _CreateProgress)
+                        ),
+                        0,
+                    )
+                    box.queue.insert(at, _RootPosted(on_posted))
                 if box.code is not None:
                     box.queue.appendleft(_OpenCodeChannel())
-                await on_posted(view)
+                if not self.start_after_progress:
+                    await on_posted(view)
                 return
             case _CreateProgress():
                 text, body = cards.progress_message(view, _now())
@@ -418,6 +442,10 @@ class ThreadReporter:
                 box.last_edit = asyncio.get_running_loop().time()  # as good as an edit
                 box.progress_dirty = box.checklist = False
                 await self._thread_store().save(view.run_id, view.channel, progress_ts=progress_ts)
+            case _RootPosted(on_posted=on_posted):
+                box.queue.popleft()
+                await on_posted(view)
+                return
             case Reply(text=text, blocks=body):
                 await self._post(view, text, body)
             case PostReview(ref=ref, request=request):

@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TextIO, TypeVar
+from typing import Protocol, TextIO, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -34,7 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent.events import ReviewRequested
 from agent.integrations import registry
 from agent.runs.manager import EventSink, RunManager
-from agent.runs.runtime import open_runtime
+from agent.runs.runtime import Role, open_runtime
 from agent.settings import Settings, SettingsError
 from bot.signals import stop_on_signals
 from bot.slack.app import build_app
@@ -49,10 +49,13 @@ CHECK_TIMEOUT = 15.0  # seconds for each token check at start-up
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
-Runtime = Callable[
-    [Settings, Mapping[str, str], EventSink], AbstractAsyncContextManager[RunManager]
-]
-"""Opens the run manager over a sink: `open_runtime`, or a test's own wiring."""
+
+class Runtime(Protocol):
+    """Opens the run manager over a sink: `open_runtime`, or it with a test's `adjust`."""
+
+    def __call__(
+        self, settings: Settings, environ: Mapping[str, str], sink: EventSink, *, role: Role = ...
+    ) -> AbstractAsyncContextManager[RunManager]: ...
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,10 @@ async def running_app(
         reviewers=Reviewers.from_settings(settings),
         surface=settings.slack_surface,
         code_channels=settings.slack_code_channels,
+        start_after_progress=settings.database == "postgres",  # workers drive the runs
     )
     async with (
-        runtime(settings, environ, reporter) as manager,
+        runtime(settings, environ, reporter, role="web") as manager,
         open_thread_store(settings) as threads,  # after the registry: it takes over rows
     ):
         app = build_app(settings, manager, reporter, threads)

@@ -19,7 +19,7 @@ from typing import Protocol
 import aiosqlite
 from psycopg_pool import AsyncConnectionPool
 
-from agent.runs.pg_store import open_pool
+from agent.runs.pg_store import advisory_lock, open_pool
 from agent.runs.store import BUSY_TIMEOUT_S
 from agent.settings import Settings
 
@@ -160,7 +160,7 @@ class SqliteThreadStore:
         return str(rows[0][0]) if rows else None
 
 
-PG_MIGRATION_LOCK = 0x7A5C_0003  # pg_advisory_xact_lock key of this store's migrations
+PG_MIGRATION_LOCK = 0x7A5C_0003  # pg_advisory_lock key of this store's migrations
 
 PG_MIGRATIONS: tuple[str, ...] = (
     """
@@ -198,8 +198,11 @@ class PostgresThreadStore:
         await self._pool.close()
 
     async def migrate(self) -> None:
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PG_MIGRATION_LOCK,))
+        async with (
+            self._pool.connection() as conn,
+            advisory_lock(conn, PG_MIGRATION_LOCK),
+            conn.transaction(),
+        ):
             await conn.execute("CREATE TABLE IF NOT EXISTS slack_schema (version INTEGER NOT NULL)")
             row = await (await conn.execute("SELECT version FROM slack_schema")).fetchone()
             version = int(row["version"]) if row else 0  # type: ignore[call-overload]

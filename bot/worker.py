@@ -1,0 +1,88 @@
+"""`taskmaster worker`: drives runs taken from the queue and writes their Slack threads.
+
+Any number of workers, on any machine that reaches the database and the code host,
+each with the Slack bot token. `serve` answers Slack and enqueues; a worker takes a
+job ("drive run R until it pauses or ends"), drives the graph from the run's last
+checkpoint and writes what happens into the run's thread, found through the Slack
+surface's thread store. At most TASKMASTER_MAX_RUNS jobs at once per worker.
+
+Each worker also puts back the jobs of workers that stopped sending heartbeats for
+TASKMASTER_WORKER_TIMEOUT seconds (killed, or their machine gone), so a run whose
+worker was SIGKILLed continues on another from its last checkpoint. SIGTERM or
+SIGINT stop it: jobs get `STOP_GRACE` seconds, then each is cancelled and its run put
+back in the queue for another worker (the step it was in is done again there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Mapping
+from typing import TextIO
+
+from agent.runs.lease import process_name
+from agent.runs.queue import RunQueue
+from agent.runs.runtime import open_runtime
+from agent.settings import Settings, SettingsError
+from bot.slack.app import build_client
+from bot.slack.reporter import ThreadReporter
+from bot.slack.reviewers import Reviewers
+from bot.slack.server import Runtime, check_bot_token
+from bot.slack.threads import open_thread_store
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 3.0  # seconds running jobs get after SIGTERM before they are handed back
+
+
+async def work(
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    out: TextIO = sys.stdout,
+    runtime: Runtime = open_runtime,
+) -> None:
+    """Take and drive jobs until SIGINT or SIGTERM."""
+    settings.require("TASKMASTER_DATABASE_URL", "SLACK_BOT_TOKEN")
+    if settings.database != "postgres":
+        raise SettingsError("taskmaster worker needs TASKMASTER_DATABASE_URL=postgresql://...")
+    identity = await check_bot_token(settings)
+    reporter = ThreadReporter(
+        reviewers=Reviewers.from_settings(settings),
+        surface=settings.slack_surface,
+        code_channels=settings.slack_code_channels,
+    )
+    async with (
+        runtime(settings, environ, reporter, role="worker") as manager,
+        open_thread_store(settings) as threads,
+    ):
+        reporter.attach(build_client(settings), manager.store, threads)
+        queue = manager.queue
+        assert queue is not None
+        recovery = asyncio.create_task(_put_back_stalled(queue, settings.worker_timeout))
+        print(f"taskmaster: worker ready as @{identity.user}", file=out, flush=True)
+        try:
+            await queue.app.run_worker_async(
+                name=process_name(),
+                concurrency=settings.max_runs,
+                install_signal_handlers=True,
+                shutdown_graceful_timeout=STOP_GRACE,
+                update_heartbeat_interval=settings.worker_timeout / 3,
+                stalled_worker_timeout=settings.worker_timeout,
+                fetch_job_polling_interval=settings.worker_timeout / 3,
+                abort_job_polling_interval=settings.worker_timeout / 3,
+            )
+        finally:
+            recovery.cancel()
+            await asyncio.gather(recovery, return_exceptions=True)
+            await reporter.aclose()
+
+
+async def _put_back_stalled(queue: RunQueue, silence_s: float) -> None:
+    """Every third of the timeout, put back the jobs of workers silent for the timeout."""
+    while True:
+        with contextlib.suppress(Exception):  # a failed look is retried next time
+            await queue.recover_stalled(silence_s)
+        await asyncio.sleep(silence_s / 3)
