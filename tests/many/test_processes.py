@@ -17,8 +17,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import psycopg
 import pytest
+from aiohttp import web
 
 from bot.slack import ids
 from localslack import LocalSlack
@@ -35,6 +37,7 @@ from tests.bot.support import (
 )
 from tests.cli import spawn_cli
 
+PEOPLE = ("U_ANA", "U_BEN", "U_CHO")  # LocalSlack's workspace
 WORKER_TIMEOUT = 3.0  # TASKMASTER_WORKER_TIMEOUT for these tests: the bound they check
 
 
@@ -54,6 +57,45 @@ def _paced_scripts(source: Path, target: Path, seconds: float) -> Path:
     return target
 
 
+class Balancer:
+    """A load balancer on 127.0.0.1: each request goes to the next `serve`, in turn."""
+
+    def __init__(self, upstreams: list[str]) -> None:
+        self.upstreams = upstreams
+        self.sent = 0
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/slack/events", self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/slack/events"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        upstream = self.upstreams[self.sent % len(self.upstreams)]
+        self.sent += 1
+        body = await request.read()
+        keep = ("Content-Type", "X-Slack-Signature", "X-Slack-Request-Timestamp")
+        headers = {name: request.headers[name] for name in keep if name in request.headers}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(upstream, data=body, headers=headers) as answer,
+        ):
+            return web.Response(
+                status=answer.status,
+                body=await answer.read(),
+                content_type=answer.content_type,
+            )
+
+
 @dataclass
 class Cluster:
     """The processes of one test, and where LocalSlack sends each request."""
@@ -64,6 +106,7 @@ class Cluster:
     serves: list[str] = field(default_factory=list)  # their request URLs
     workers: list[asyncio.subprocess.Process] = field(default_factory=list)
     procs: list[asyncio.subprocess.Process] = field(default_factory=list)
+    balancers: list[Balancer] = field(default_factory=list)
 
     async def start_serve(self) -> str:
         port = _free_port()
@@ -79,6 +122,14 @@ class Cluster:
         self.workers.append(proc)
         return proc
 
+    async def balanced(self) -> Balancer:
+        """LocalSlack's requests spread over every `serve`, in turn, from now on."""
+        balancer = Balancer(self.serves)
+        await balancer.start()
+        self.slack.app_url = balancer.url
+        self.balancers.append(balancer)
+        return balancer
+
     def via(self, serve: int) -> LocalSlack:
         """LocalSlack, sending its next requests to `serve` (0 or 1)."""
         self.slack.app_url = self.serves[serve]
@@ -91,6 +142,8 @@ class Cluster:
 
     async def stop(self) -> list[str]:
         """Stop every process (SIGTERM); what each wrote to stderr."""
+        for balancer in self.balancers:
+            await balancer.stop()
         said = []
         for proc in self.procs:
             if proc.returncode is None:
@@ -259,3 +312,42 @@ async def test_a_sigkilled_workers_run_continues_on_another_within_the_bound(
         m for m in thread_of(slack, root) if "Progress" in m.text or m is thread_of(slack, root)[0]
     ]
     assert len(slack.messages(CHANNEL)) == 1 and progress
+
+
+async def test_twenty_approve_clicks_over_both_serves_deliver_once(
+    cluster: Cluster, slack: LocalSlack, demo_env: dict[str, str]
+) -> None:
+    balancer = await cluster.balanced()
+    await slack.slash_command("TASK-101")
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    review = await eventually(lambda: open_review(slack, root), within=60, what="the review")
+    clicks = await asyncio.gather(
+        *(slack.click(CHANNEL, review.ts, ids.APPROVE, user=PEOPLE[n % 3]) for n in range(20))
+    )
+    assert all(click.status == 200 for click in clicks)
+    assert balancer.sent >= 21  # the command and the clicks, spread over both
+    await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60, what="Done")
+    assert len(pull_requests(Path(demo_env["TASKMASTER_DATA_DIR"]))) == 1
+    approved = [m for m in thread_of(slack, root) if "Approved by" in m.text]
+    assert len(approved) <= 1
+    refused = [e for e in slack.ephemerals if "Already approved" in e.text]
+    assert len(refused) == 19
+
+
+async def test_one_ticket_started_from_both_serves_at_once_is_one_run(
+    cluster: Cluster, slack: LocalSlack, postgres_url: str
+) -> None:
+    await cluster.balanced()
+    await asyncio.gather(
+        slack.slash_command("TASK-101", user="U_ANA"), slack.slash_command("TASK-101", user="U_BEN")
+    )
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    busy = await eventually(
+        lambda: [e for e in slack.ephemerals if "already has an active run" in e.text],
+        what="the second person to be told",
+    )
+    assert len(busy) == 1
+    async with await psycopg.AsyncConnection.connect(postgres_url) as db:
+        cursor = await db.execute("SELECT count(*) FROM runs WHERE ticket = 'TASK-101'")
+        assert await cursor.fetchone() == (1,)
+    assert len(slack.messages(CHANNEL)) == 1 and root is not None
