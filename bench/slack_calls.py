@@ -1,4 +1,4 @@
-"""Slack Web API calls for one run of 30 tool calls, at several model speeds (issue P4).
+"""Slack Web API calls for one run of 30 tool calls, at several model speeds (issues P4, 15).
 
 Stands up LocalSlack and the bot (its real HTTP endpoint, SQLite, the demo repository)
 with a scripted model that makes 30 tool calls, one a turn, and waits a fixed time
@@ -7,7 +7,11 @@ Approve, waits for the pull request, and counts every Web API call of that run. 
 card is edited when a step starts or ends and on a heartbeat, not per event, so the
 count should not grow with the model's latency.
 
-    .venv/bin/python bench/slack_calls.py [--delays 0,0.5,2]
+Each surface is measured: `thread` (the progress card), `agent` (Slack's agent
+session and streamed task timeline, TASKMASTER_SLACK_SURFACE=agent) and `agent+code`
+(with a code channel per run, TASKMASTER_SLACK_CODE_CHANNELS=on).
+
+    .venv/bin/python bench/slack_calls.py [--delays 0,0.5,2] [--surfaces thread,agent,agent+code]
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from agent.settings import load_settings
 from bot.slack import ids
 from bot.slack.conversation import BOT_EVENTS
 from bot.slack.server import running_bot
+from bot.slack.sessions import AGENT_EVENTS
 from localslack import LocalSlack
 
 CHANNEL = "C_GENERAL"
@@ -94,8 +99,26 @@ def review_in(slack: LocalSlack, root_ts: str) -> Any:
     return None
 
 
-async def one_run(delay: float, scratch: Path) -> tuple[Counter[str], float]:
-    data_dir = scratch / f"data-{delay}"
+SURFACES = {
+    "thread": {},
+    "agent": {"TASKMASTER_SLACK_SURFACE": "agent"},
+    "agent+code": {"TASKMASTER_SLACK_SURFACE": "agent", "TASKMASTER_SLACK_CODE_CHANNELS": "on"},
+}
+
+
+def finished(slack: LocalSlack, root_ts: str, surface: str) -> bool:
+    """The run's last write is there: the card's end, or the session closed."""
+    if surface == "thread":
+        return any(
+            "Finished* (done)" in json.dumps(m.blocks) for m in slack.thread(CHANNEL, root_ts)
+        )
+    session = slack.session(CHANNEL, root_ts)
+    code_done = all(code.archived for code in slack.code_channels)
+    return session is not None and session.status == "closed" and code_done
+
+
+async def one_run(delay: float, surface: str, scratch: Path) -> tuple[Counter[str], float]:
+    data_dir = scratch / f"data-{delay}-{surface}"
     scripts = scratch / "scripts"
     scripts.mkdir(exist_ok=True)
     (scripts / "TASK-101.json").write_text(json.dumps(thirty_tool_calls()))
@@ -105,8 +128,10 @@ async def one_run(delay: float, scratch: Path) -> tuple[Counter[str], float]:
         "TASKMASTER_MODEL": f"scripted:{scripts}",
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
+        **SURFACES[surface],
     }
-    async with LocalSlack(bot_token=TOKEN, signing_secret=SECRET, events=BOT_EVENTS) as slack:
+    events = [*BOT_EVENTS, *AGENT_EVENTS]
+    async with LocalSlack(bot_token=TOKEN, signing_secret=SECRET, events=events) as slack:
         env["SLACK_API_URL"] = slack.api_url
         settings = load_settings(env, env_file=None)
         async with running_bot(settings, env, runtime=slow_model(delay)) as handle:
@@ -118,13 +143,7 @@ async def one_run(delay: float, scratch: Path) -> tuple[Counter[str], float]:
             root = await slack.wait_for(lambda: slack.messages(CHANNEL), 30)
             review = await slack.wait_for(lambda: review_in(slack, root[0].ts), 600)
             await slack.click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
-            await slack.wait_for(
-                lambda: any(
-                    "Finished* (done)" in json.dumps(m.blocks)
-                    for m in slack.thread(CHANNEL, root[0].ts)
-                ),
-                120,
-            )
+            await slack.wait_for(lambda: finished(slack, root[0].ts, surface), 120)
             took = time.perf_counter() - started
             await asyncio.sleep(0.5)  # nothing more should come; count it if it does
             calls = Counter(call.method for call in slack.calls[before:])
@@ -135,15 +154,19 @@ async def one_run(delay: float, scratch: Path) -> tuple[Counter[str], float]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delays", default="0,0.5,2", help="seconds per model turn")
+    parser.add_argument("--surfaces", default=",".join(SURFACES), help="thread, agent, agent+code")
     args = parser.parse_args()
     delays = [float(d) for d in args.delays.split(",")]
-    print("| seconds per model turn | run (s) | Web API calls | by method |")
-    print("| --- | --- | --- | --- |")
+    surfaces = args.surfaces.split(",")
+    print("| surface | seconds per model turn | run (s) | Web API calls | by method |")
+    print("| --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory(prefix="taskmaster-calls-bench-") as scratch:
-        for delay in delays:
-            calls, took = await one_run(delay, Path(scratch))
-            methods = ", ".join(f"{method} {n}" for method, n in calls.most_common())
-            print(f"| {delay:g} | {took:.0f} | {sum(calls.values())} | {methods} |", flush=True)
+        for surface in surfaces:
+            for delay in delays:
+                calls, took = await one_run(delay, surface, Path(scratch))
+                methods = ", ".join(f"{method} {n}" for method, n in calls.most_common())
+                total = sum(calls.values())
+                print(f"| {surface} | {delay:g} | {took:.0f} | {total} | {methods} |", flush=True)
 
 
 if __name__ == "__main__":
