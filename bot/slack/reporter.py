@@ -170,6 +170,11 @@ class ThreadReporter:
         self.start_after_progress = start_after_progress
         self.surface = surface
         self.code_channels = code_channels and surface == "agent"
+        if code_channels and surface != "agent":
+            log.warning(
+                "TASKMASTER_SLACK_CODE_CHANNELS=on needs TASKMASTER_SLACK_SURFACE=agent; "
+                "runs get no code channel"
+            )
         self._agent = AgentWriter(self._slack)
         self._code = CodeChannelWriter(self._slack)
         self.min_interval = min_interval

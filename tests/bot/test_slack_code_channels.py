@@ -15,6 +15,7 @@ from bot.slack.conversation import BOT_EVENTS
 from bot.slack.sessions import AGENT_EVENTS
 from localslack import LocalSlack, Message, UploadedFile
 from tests.bot.conftest import StartBot
+from tests.bot.gated import Gate, gated_runtime
 from tests.bot.support import (
     CHANNEL,
     action_ids,
@@ -23,6 +24,7 @@ from tests.bot.support import (
     pull_requests,
     root_of,
     text_at,
+    thread_of,
 )
 
 CODE = {"TASKMASTER_SLACK_SURFACE": "agent", "TASKMASTER_SLACK_CODE_CHANNELS": "on"}
@@ -106,3 +108,31 @@ async def test_code_channel_commands_refuse_what_buttons_refuse(
         await eventually(lambda: code.archived, what="the archive")
         session = slack.session(CHANNEL, root.ts)
         await eventually(lambda: session is not None and session.status == "closed")
+
+
+async def test_code_channel_restart_mid_step_keeps_one_channel_and_one_session(
+    start_bot: StartBot, slack: LocalSlack, data_dir: Path
+) -> None:
+    gate = Gate()
+    async with start_bot(runtime=gated_runtime(gate), **CODE):
+        await slack.slash_command("TASK-101", user="U_ANA")
+        root = await eventually(lambda: root_of(slack, "TASK-101"))
+        await eventually(gate.waiting.is_set, what="the model to be called")
+        await eventually(lambda: slack.code_channels, what="the code channel")
+    # Stopped while the model was thinking: the next start continues the run.
+
+    async with start_bot(**CODE):
+        review = await eventually(lambda: open_review(slack, root), within=30)
+        [code] = slack.code_channels  # made once per run: the same channel after a restart
+        await eventually(lambda: DIFF_VIEW in code.views, what="the diff tab")
+        await slack.agent_command(code.id, "/approve", user="U_BEN")
+        await eventually(lambda: "*Done*" in text_at(slack, root.ts), what="done")
+        assert "Approved by <@U_BEN>" in text_at(slack, review.ts)
+        assert len(pull_requests(data_dir)) == 1
+        await eventually(lambda: code.archived, what="the archive")
+        session = slack.session(CHANNEL, root.ts)
+        await eventually(lambda: session is not None and session.status == "closed")
+        assert len(slack.messages(CHANNEL)) == 1  # no second root message
+        streams = [m for m in thread_of(slack, root) if m.stream is not None]
+        last = slack.stream(CHANNEL, streams[-1].ts)
+        assert all(t["status"] == "complete" for t in last.tasks.values())
