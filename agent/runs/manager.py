@@ -51,6 +51,10 @@ from agent.workspaces import remove_workspace, workspace_path
 log = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 1000
+# How often a running run's working time is saved in the registry (and always when it
+# stops or pauses): a registry commit syncs the database's WAL, which every step
+# paid for; a killed process now loses at most this much of the count.
+SAVE_WORKED_EVERY_S = 5.0
 # The agent's own work, which TASKMASTER_MAX_MINUTES bounds; delivery after an
 # approval is never stopped half way by it.
 WORKING_NODES = frozenset(
@@ -444,6 +448,8 @@ class RunManager:
         def worked() -> float:
             return worked_before + time.monotonic() - started
 
+        saved = started
+
         try:
             async for mode, chunk in self._graph.astream(
                 payload, config, stream_mode=["custom", "updates"], durability="sync"
@@ -472,7 +478,10 @@ class RunManager:
                     await self._emit_usage(run)
                     await self._emit(run, ReviewRequested(interrupt_id=pending.id, request=request))
                 elif isinstance(chunk, dict):
-                    await self._check_minutes(run, set(chunk), worked())
+                    self._check_minutes(set(chunk), worked())
+                    if time.monotonic() - saved >= SAVE_WORKED_EVERY_S:
+                        saved = time.monotonic()
+                        await self.store.set_worked(run.run_id, worked())
         finally:
             await self.store.set_worked(run.run_id, worked())
         snapshot = await self._graph.aget_state(config)
@@ -494,9 +503,8 @@ class RunManager:
         await self.store.transition(run.run_id, outcome, only_from=("running",))
         await self._finish(run, outcome, opened, by=decision.get("by"))
 
-    async def _check_minutes(self, run: RunRecord, nodes: set[str], worked_s: float) -> None:
+    def _check_minutes(self, nodes: set[str], worked_s: float) -> None:
         """Stop the agent's work past TASKMASTER_MAX_MINUTES (checked between steps)."""
-        await self.store.set_worked(run.run_id, worked_s)
         limit = self._deps.settings.max_minutes
         if nodes & WORKING_NODES and worked_s > limit * 60:
             raise BudgetExhausted(Budget.MINUTES, limit, used=worked_s / 60)
