@@ -21,18 +21,16 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dotenv import load_dotenv
-
-from agent.demo import demo_overrides
-from agent.errors import TaskmasterError
-from agent.integrations import registry
-from agent.models import ReviewAction, ReviewDecision
-from agent.runs.manager import RunManager, RunRefused
-from agent.runs.records import RunRecord, TicketBusy
-from agent.runs.runtime import open_runtime
-from agent.settings import Settings, SettingsError, load_settings
-from bot.terminal import TerminalSink
+# The engine (LangGraph, LangChain, aiohttp, pydantic) takes most of a second to
+# import: each command imports what it needs when it runs, so `--help` and a usage
+# error answer at once.
+if TYPE_CHECKING:
+    from agent.models import ReviewAction, ReviewDecision
+    from agent.runs.manager import RunManager
+    from agent.runs.records import RunRecord
+    from agent.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -121,6 +119,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from dotenv import load_dotenv
+
+    from agent.settings import SettingsError
+
     # The .env of the folder the command runs in (not of the installed package), before
     # settings: provider keys in it must reach LangChain's clients too.
     load_dotenv(Path.cwd() / ".env")
@@ -139,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def dispatch(
     args: argparse.Namespace, environ: Mapping[str, str], session: Session | None = None
 ) -> int:
+    from agent.demo import demo_overrides
+    from agent.settings import load_settings
+
     session = session or Session(demo=bool(getattr(args, "demo", False)))
     overrides: dict[str, str | None] = {}
     if getattr(args, "demo", False):
@@ -173,6 +178,8 @@ async def dispatch(
 
 
 async def list_runs(settings: Settings, *, as_json: bool) -> int:
+    from agent.integrations import registry
+
     async with registry.run_registry(settings) as store:
         records = await store.recent(limit=1000)
     if as_json:
@@ -186,6 +193,11 @@ async def list_runs(settings: Settings, *, as_json: bool) -> int:
 async def run_ticket(
     settings: Settings, environ: Mapping[str, str], args: argparse.Namespace, session: Session
 ) -> int:
+    from agent.errors import TaskmasterError
+    from agent.runs.records import TicketBusy
+    from agent.runs.runtime import open_runtime
+    from bot.terminal import TerminalSink
+
     first = _decision(args.decide, args.feedback, args.by)
     async with open_runtime(settings, environ, TerminalSink(demo=args.demo)) as manager:
         try:
@@ -205,6 +217,10 @@ async def run_ticket(
 async def resume_run(
     settings: Settings, environ: Mapping[str, str], args: argparse.Namespace, session: Session
 ) -> int:
+    from agent.runs.manager import RunRefused
+    from agent.runs.runtime import open_runtime
+    from bot.terminal import TerminalSink
+
     session.run_id = args.run_id
     async with open_runtime(settings, environ, TerminalSink(demo=args.demo)) as manager:
         try:
@@ -224,6 +240,8 @@ async def _follow(
     manager: RunManager, run_id: str, decision: ReviewDecision | None, session: Session
 ) -> int:
     """Wait for the run; answer reviews with `decision` once, then by asking a person."""
+    from agent.runs.manager import RunRefused
+
     while True:
         session.awaiting_review = False
         record = await manager.wait(run_id)
@@ -288,6 +306,8 @@ def _decision(action: str | None, feedback: str, by: str | None) -> ReviewDecisi
         return None
     if action == "revise" and not feedback.strip():
         raise UsageError("revise needs --feedback TEXT saying what to change")
+    from agent.models import ReviewDecision
+
     return ReviewDecision.model_validate({"action": action, "by": _who(by), "feedback": feedback})
 
 
