@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -20,6 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from agent.runs.manager import RunManager
 from agent.settings import Settings
@@ -39,10 +41,12 @@ CONNECTION_RETRIES = 2
 
 class _SameToken(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that the client
-    we give it (built from the same setting) wins. That is the intent: say nothing."""
+    we give it (built from the same setting), or our `authorize`, wins. That is the
+    intent: say nothing."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
+        message = record.getMessage()
+        return "`token` will be unused" not in message and "will be ignored" not in message
 
 
 BOLT_LOG = logging.getLogger("bot.slack.bolt")
@@ -64,19 +68,35 @@ def build_client(settings: Settings) -> AsyncWebClient:
 
 
 def build_app(
-    settings: Settings, manager: RunManager, reporter: ThreadReporter, threads: ThreadStore
+    settings: Settings,
+    manager: RunManager,
+    reporter: ThreadReporter,
+    threads: ThreadStore,
+    auth_test: AsyncSlackResponse,
 ) -> AsyncApp:
     """The app with every listener registered; `reporter` gets the app's client.
 
     Request signatures are always verified (Bolt skips the check only for Socket
     Mode, whose requests arrive over the app's own authenticated connection).
+    `auth_test` is `auth.test`'s answer for the bot token, asked before the app takes
+    its first request: Bolt's own single-workspace authorization asks for it on the
+    first request and keeps it only once it returns, so each request of a first burst
+    asked Slack again while the person waited for the ack.
     """
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     assert settings.slack_signing_secret is not None  # checked by require()
     client = build_client(settings)
+    authorized = AuthorizeResult.from_auth_test_response(
+        auth_test_response=auth_test, bot_token=client.token
+    )
+
+    async def authorize() -> AuthorizeResult:
+        return authorized
+
     app = AsyncApp(
         name="taskmaster",
         client=client,
+        authorize=authorize,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         process_before_response=False,
         request_verification_enabled=True,

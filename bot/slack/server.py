@@ -30,6 +30,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from agent.events import ReviewRequested
 from agent.integrations import registry
@@ -79,10 +80,20 @@ class BotHandle:
 
 @asynccontextmanager
 async def running_app(
-    settings: Settings, environ: Mapping[str, str], runtime: Runtime = open_runtime
+    settings: Settings,
+    environ: Mapping[str, str],
+    runtime: Runtime = open_runtime,
+    *,
+    identity: Identity | None = None,
 ) -> AsyncIterator[SlackBot]:
-    """The app, its manager and reporter; runs left mid-step are continued on entry."""
+    """The app, its manager and reporter; runs left mid-step are continued on entry.
+
+    `identity` is the bot token's `auth.test`, when the caller has asked already
+    (`serve` does, before anything else); otherwise it is asked here, before the app
+    takes a request.
+    """
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    identity = identity or await check_bot_token(settings)
     reporter = ThreadReporter(
         reviewers=Reviewers.from_settings(settings),
         surface=settings.slack_surface,
@@ -93,7 +104,7 @@ async def running_app(
         runtime(settings, environ, reporter, role="web") as manager,
         open_thread_store(settings) as threads,  # after the registry: it takes over rows
     ):
-        app = build_app(settings, manager, reporter, threads)
+        app = build_app(settings, manager, reporter, threads, identity.auth_test)
         try:
             await _abandon_unshown(manager, threads)
             recovered = await manager.recover()
@@ -114,9 +125,10 @@ async def running_bot(
     host: str = "127.0.0.1",
     port: int = 0,
     runtime: Runtime = open_runtime,
+    identity: Identity | None = None,
 ) -> AsyncIterator[BotHandle]:
     """Serve the app over HTTP on host:port (0 picks a free port) until the block ends."""
-    async with running_app(settings, environ, runtime) as bot:
+    async with running_app(settings, environ, runtime, identity=identity) as bot:
         web_app = bot.app.web_app(path=EVENTS_PATH, port=port)
         web_app.router.add_get(HEALTH_PATH, _healthz)
         runner = web.AppRunner(web_app, access_log=None)
@@ -137,6 +149,7 @@ class Identity:
 
     user: str
     team: str
+    auth_test: AsyncSlackResponse  # the whole answer, which Bolt's authorization reads
 
 
 async def check_bot_token(settings: Settings) -> Identity:
@@ -147,7 +160,9 @@ async def check_bot_token(settings: Settings) -> Identity:
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
     answer = await _ask_slack(client.auth_test(), "SLACK_BOT_TOKEN", settings)
     return Identity(
-        user=str(answer.get("user") or "taskmaster"), team=str(answer.get("team") or "")
+        user=str(answer.get("user") or "taskmaster"),
+        team=str(answer.get("team") or ""),
+        auth_test=answer,
     )
 
 
@@ -217,13 +232,15 @@ async def _serve(
     await registry.sandbox(settings, environ).check()
     identity = await check_bot_token(settings)
     if settings.slack_app_token is None:
-        async with running_bot(settings, environ, host="0.0.0.0", port=settings.port):
+        async with running_bot(
+            settings, environ, host="0.0.0.0", port=settings.port, identity=identity
+        ):
             _say(out, f"listening on :{settings.port} as @{identity.user} in {identity.team}")
             ready.set()
             await stop.wait()
         return
     token = await check_app_token(settings)
-    async with running_app(settings, environ) as bot:
+    async with running_app(settings, environ, identity=identity) as bot:
         handler = AsyncSocketModeHandler(bot.app, token)
         try:
             await handler.connect_async()  # type: ignore[no-untyped-call]  # unannotated in Bolt
