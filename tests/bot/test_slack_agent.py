@@ -219,3 +219,28 @@ def test_agent_manifest_asks_for_what_the_agent_surface_uses() -> None:
     assert {"chat:write", "assistant:write", "code_channels:manage"} <= scopes
     assert manifest["features"]["code_channels"]["enabled"] is True
     assert manifest["features"]["slash_commands"] == thread["features"]["slash_commands"]
+
+
+async def test_agent_refused_mid_stream_shows_the_run_as_a_thread_with_its_plan(
+    start_bot: StartBot, slack: LocalSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = Gate()
+    caplog.set_level(logging.WARNING, logger="bot.slack.reporter")
+    async with start_bot(runtime=gated_runtime(gate), **AGENT):
+        await slack.slash_command("TASK-101", user="U_ANA")
+        root = await eventually(lambda: root_of(slack, "TASK-101"))
+        await eventually(gate.waiting.is_set)  # the model is asked for the plan
+        [stream] = await eventually(lambda: streams_of(slack, root), what="the stream")
+        slack.refuse_agent_methods("feature_not_enabled")  # from the next call on
+        gate.open()
+
+        review = await eventually(lambda: open_review(slack, root), what="the review")
+        refused = [c for c in slack.calls if c.response.get("error") == "feature_not_enabled"]
+        # Refused at the next write of the open stream: an append, or the review's stop.
+        assert refused[0].method in ("chat.appendStream", "chat.stopStream")
+        assert review.stream is None and streams_of(slack, root) == [stream]
+        assert "*Plan*" in thread_text(slack, root)  # the plan the stream never showed
+        [card, *_] = [m for m in thread_of(slack, root) if m.stream is None]
+        await eventually(lambda: ":white_check_mark: Test" in text_at(slack, card.ts))
+        fallbacks = [r for r in caplog.records if "refused the agent surface" in r.getMessage()]
+        assert len(fallbacks) == 1
