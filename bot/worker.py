@@ -9,8 +9,9 @@ surface's thread store. At most TASKMASTER_MAX_RUNS jobs at once per worker.
 Each worker also puts back the jobs of workers that stopped sending heartbeats for
 TASKMASTER_WORKER_TIMEOUT seconds (killed, or their machine gone), so a run whose
 worker was SIGKILLed continues on another from its last checkpoint. SIGTERM or
-SIGINT stop it: jobs get `STOP_GRACE` seconds, then each is cancelled and its run put
-back in the queue for another worker (the step it was in is done again there).
+SIGINT stop it: jobs get `stop_grace()` (3 s, less with a short worker timeout), then
+each is cancelled and its run put back in the queue for another worker (the step it
+was in is done again there).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ from bot.slack.threads import open_thread_store
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 3.0  # seconds running jobs get after SIGTERM before they are handed back
+
+
+def stop_grace(worker_timeout: float) -> float:
+    """The grace after SIGTERM: procrastinate stops the heartbeat first, so the grace
+    must end well before other workers would take this one's jobs for a dead worker's."""
+    return min(STOP_GRACE, worker_timeout / 4)
 
 
 async def work(
@@ -68,7 +75,7 @@ async def work(
                 name=process_name(),
                 concurrency=settings.max_runs,
                 install_signal_handlers=True,
-                shutdown_graceful_timeout=STOP_GRACE,
+                shutdown_graceful_timeout=stop_grace(settings.worker_timeout),
                 update_heartbeat_interval=settings.worker_timeout / 3,
                 stalled_worker_timeout=settings.worker_timeout,
                 fetch_job_polling_interval=settings.worker_timeout / 3,

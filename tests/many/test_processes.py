@@ -208,6 +208,8 @@ async def cluster(
         yield running
     finally:
         said = await running.stop()
+        if os.environ.get("SHOW_STDERR"):
+            print("\n=====\n".join(said))
     for text in said:
         assert "Traceback" not in text, text
 
@@ -351,3 +353,26 @@ async def test_one_ticket_started_from_both_serves_at_once_is_one_run(
         cursor = await db.execute("SELECT count(*) FROM runs WHERE ticket = 'TASK-101'")
         assert await cursor.fetchone() == (1,)
     assert len(slack.messages(CHANNEL)) == 1 and root is not None
+
+
+async def test_a_worker_stopped_with_sigterm_hands_its_run_to_another(
+    cluster: Cluster, slack: LocalSlack, postgres_url: str
+) -> None:
+    await cluster.via(0).slash_command("TASK-101")
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    row = await _owner_of(postgres_url, "TASK-101")
+    pid = int(str(row["owner"]).split(":")[1])
+    [stopping] = [w for w in cluster.workers if w.pid == pid]
+    stopping.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(stopping.wait(), 15)  # 3 s for its job, then it hands it back
+    assert stopping.returncode == 0
+
+    async def moving_again() -> bool:
+        owner = (await _run_row(postgres_url, "TASK-101"))["owner"]
+        return bool(owner) and int(str(owner).split(":")[1]) != pid
+
+    await until(moving_again, 20, "the other worker to take the run")
+    await eventually(lambda: open_review(slack, root), within=60, what="the review")
+    texts = [m.text for m in thread_of(slack, root)]
+    assert len(texts) == len(set(texts)), texts
+    assert len(reviews_in(slack, root)) == 1
