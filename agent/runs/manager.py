@@ -9,13 +9,14 @@ applied only by the one caller whose conditional update wins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine
 from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, Interrupt, StateSnapshot
 
 from agent.deps import Deps
 from agent.errors import Budget, BudgetExhausted, ErrorKind, TaskmasterError, classify
@@ -35,17 +36,20 @@ from agent.events import (
 )
 from agent.graph import Graph
 from agent.models import (
+    ACTIVE_STATUSES,
     FinalStatus,
     Note,
     PullRequest,
     ReviewDecision,
     ReviewRequest,
+    RunStatus,
     Ticket,
 )
 from agent.runs.checkpoints import Checkpoints, thread_id
 from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name, retire
 from agent.runs.queue import RunQueue
 from agent.runs.records import RunRecord, RunRegistry, TicketBusy
+from agent.tools import command_groups
 from agent.workspaces import remove_workspace, workspace_path
 
 log = logging.getLogger(__name__)
@@ -230,33 +234,46 @@ class RunManager:
     # -- continuing, cancelling, recovering ---------------------------------------------
 
     async def resume(self, run_id: str) -> RunRecord:
-        """Continue a run that stopped mid-step (crash, restart) or failed, from its checkpoint."""
+        """Continue a run that stopped mid-step (crash, restart) or failed, from its checkpoint.
+
+        The checkpoint decides, not the registry, because a process can be killed
+        between writing one and the other: a run whose checkpoint holds a review the
+        registry does not know is paused on it (nobody is asked for anything twice),
+        a decision claimed for the pending review is applied without asking again, and
+        a registry that says "awaiting review" for a review the checkpoint never got is
+        driven on until it pauses for real.
+        """
         run = await self._known(run_id)
         if run_id in self._tasks:
             raise RunRefused("stale", "This run is already going.", run)
-        if run.status == "awaiting_review":
-            raise RunRefused("not_allowed", "This run is waiting for a review decision.", run)
-        if run.status not in ("running", "resuming", "failed"):
+        if run.status not in ("running", "resuming", "failed", "awaiting_review"):
             raise RunRefused("decided", describe_decision(run), run)
+        snapshot = await self.snapshot(run_id)
+        pending = {interrupt.id: interrupt for interrupt in snapshot.interrupts}
+        if run.status == "awaiting_review" and run.interrupt_id in pending:
+            raise RunRefused("not_allowed", "This run is waiting for a review decision.", run)
         if self._drives_here and not await self.store.take_lease(
             run_id, self._name, LEASE_S, holder_alive
         ):
             raise RunRefused("stale", "Another TaskMaster process is driving this run.", run)
-        snapshot = await self.snapshot(run_id)
+        command_groups.end_left_behind(workspace_path(self._deps.workspaces, run_id))
         if not snapshot.created_at:  # never checkpointed: start it from the beginning
             await self.store.transition(run_id, "running", only_from=(run.status,))
+            await self.store.release_lease(run_id, self._name)
             self.launch(run)
             return run
-        payload: Command[Any] | None = None
-        if run.status == "resuming" and run.decision is not None:
-            # The claim was won but the process stopped before the decision was applied.
-            for pending in snapshot.interrupts:
-                if pending.id == run.interrupt_id:
-                    payload = Command(resume={pending.id: run.decision.model_dump(mode="json")})
-        if run.status == "failed":
+        payload, unrecorded = _continuation(run, snapshot)
+        if unrecorded is not None:
+            await self.store.release_lease(run_id, self._name)
+            await self._pause(run, unrecorded, only_from=(run.status,))
+            return await self.store.require(run_id)
+        if run.status in ("failed", "awaiting_review"):
             try:
-                await self.store.transition(run_id, "running", only_from=("failed",))
+                await self.store.transition(
+                    run_id, "running", only_from=(run.status,), keep_interrupt=True
+                )
             except TicketBusy as busy:
+                await self.store.release_lease(run_id, self._name)
                 raise RunRefused(
                     "not_allowed",
                     f"{run.ticket} has another active run ({busy.run.run_id}); "
@@ -287,17 +304,40 @@ class RunManager:
         return await self.store.require(run_id)
 
     async def recover(self) -> list[RunRecord]:
-        """On start-up: continue runs a stopped process left mid-step."""
+        """On start-up: continue runs a stopped process left mid-step.
+
+        One run that cannot be continued (a damaged checkpoint, say) never stops the
+        others or the process: it is marked failed with the reason, which its surface
+        shows, and the rest go on.
+        """
         resumed = []
-        for run in await self.store.with_status("running", "resuming"):
+        for run in await self.store.with_status("running", "resuming", "awaiting_review"):
             if run.run_id in self._tasks:
                 continue
             try:
                 await self.resume(run.run_id)
-            except RunRefused:  # driven by another live process
+            except RunRefused:  # driven by another live process, or waiting for a person
+                continue
+            except Exception as exc:
+                await self.fail_unrecoverable(run, exc)
                 continue
             resumed.append(run)
         return resumed
+
+    async def fail_unrecoverable(self, run: RunRecord, exc: BaseException) -> None:
+        """Mark a run that cannot be continued failed, saying why, and tell its surface."""
+        log.error("run %s cannot be continued: %r", run.run_id, exc)
+        message = (
+            f"It could not be continued after a restart ({type(exc).__name__}; the details "
+            "are in TaskMaster's log). Start the ticket again."
+        )
+        with contextlib.suppress(Exception):
+            await self.store.release_lease(run.run_id, self._name)
+        if await self.store.transition(
+            run.run_id, "failed", only_from=ACTIVE_STATUSES, error=message
+        ):
+            await self._emit(run, ErrorRaised(kind=ErrorKind.INTERNAL, message=message))
+            await self._emit(run, RunFinished(status="failed"))
 
     async def snapshot(self, run_id: str) -> StateSnapshot:
         """The run's latest checkpointed graph state (empty for a run never started)."""
@@ -331,17 +371,19 @@ class RunManager:
             from agent.runs.queue import RunBusy  # the queue retries the job shortly
 
             raise RunBusy(run_id)
+        command_groups.end_left_behind(workspace_path(self._deps.workspaces, run_id))
         snapshot = await self.snapshot(run_id)
         payload: Any = None
         first: Event | None = None
         if not snapshot.created_at:
             payload = initial or {"run_id": run_id, "ticket_key": run.ticket, "thread_url": None}
             first = RunStarted(ticket=run.ticket, requester=run.requester)
-        elif run.status == "resuming" and run.decision is not None:
-            for pending in snapshot.interrupts:
-                if pending.id == run.interrupt_id:
-                    decided = {pending.id: run.decision.model_dump(mode="json")}
-                    payload = Command(resume=decided)
+        else:
+            payload, unrecorded = _continuation(run, snapshot)
+            if unrecorded is not None:
+                await self.store.release_lease(run_id, self._name)
+                await self._pause(run, unrecorded, only_from=(run.status,))
+                return
         task = self._spawn(run, payload, first)
         try:
             await task
@@ -440,7 +482,9 @@ class RunManager:
         excludes waiting for a slot and waiting for a person, and is kept in the
         registry so it adds up across pauses and restarts.
         """
-        await self.store.transition(run.run_id, "running", only_from=("running", "resuming"))
+        await self.store.transition(
+            run.run_id, "running", only_from=("running", "resuming"), keep_interrupt=True
+        )
         config = self._config(run.run_id)
         worked_before = (await self.store.require(run.run_id)).worked_s
         started = time.monotonic()
@@ -467,16 +511,9 @@ class RunManager:
                 if (await self.store.require(run.run_id)).status == "cancelled":
                     return  # cancelled from another process; its canceller tidied up
                 if isinstance(chunk, dict) and "__interrupt__" in chunk:
-                    pending = chunk["__interrupt__"][0]
-                    await self.store.transition(
-                        run.run_id,
-                        "awaiting_review",
-                        only_from=("running",),
-                        interrupt_id=pending.id,
-                    )
-                    request = ReviewRequest.model_validate(pending.value)
-                    await self._emit_usage(run)
-                    await self._emit(run, ReviewRequested(interrupt_id=pending.id, request=request))
+                    # Not recorded yet: LangGraph streams the interrupt before its write
+                    # reaches the checkpoint. It is recorded below, once it has.
+                    continue
                 elif isinstance(chunk, dict):
                     self._check_minutes(set(chunk), worked())
                     if time.monotonic() - saved >= SAVE_WORKED_EVERY_S:
@@ -486,6 +523,7 @@ class RunManager:
             await self.store.set_worked(run.run_id, worked())
         snapshot = await self._graph.aget_state(config)
         if snapshot.interrupts:
+            await self._pause(run, snapshot.interrupts[0], only_from=("running",))
             return
         outcome: FinalStatus
         match snapshot.values.get("outcome"):
@@ -502,6 +540,20 @@ class RunManager:
             await self.store.set_pull_request(run.run_id, opened)
         await self.store.transition(run.run_id, outcome, only_from=("running",))
         await self._finish(run, outcome, opened, by=decision.get("by"))
+
+    async def _pause(
+        self, run: RunRecord, pending: Interrupt, *, only_from: tuple[RunStatus, ...]
+    ) -> None:
+        """Record the review the checkpoint holds, then show it: a click that follows the
+        message always finds the run waiting, and a kill before the record leaves a
+        checkpoint that `resume` pauses on again."""
+        if not await self.store.transition(
+            run.run_id, "awaiting_review", only_from=only_from, interrupt_id=pending.id
+        ):
+            return  # cancelled meanwhile
+        request = ReviewRequest.model_validate(pending.value)
+        await self._emit_usage(run)
+        await self._emit(run, ReviewRequested(interrupt_id=pending.id, request=request))
 
     def _check_minutes(self, nodes: set[str], worked_s: float) -> None:
         """Stop the agent's work past TASKMASTER_MAX_MINUTES (checked between steps)."""
@@ -561,3 +613,20 @@ async def _to_the_end(work: Coroutine[Any, Any, None]) -> None:
     if cancelled:
         raise asyncio.CancelledError
     task.result()
+
+
+def _continuation(run: RunRecord, snapshot: StateSnapshot) -> tuple[Any, Interrupt | None]:
+    """How to continue a checkpointed run: (what to stream, a review to record instead).
+
+    A decision claimed for the pending interrupt is applied (the process stopped
+    before it reached the checkpoint); a pending interrupt the registry does not hold
+    is a review to record and show (the process stopped before recording it); else
+    the graph goes on from its checkpoint.
+    """
+    pending = {interrupt.id: interrupt for interrupt in snapshot.interrupts}
+    if run.decision is not None and run.interrupt_id in pending:
+        decided = {run.interrupt_id: run.decision.model_dump(mode="json")}
+        return Command(resume=decided), None
+    if pending:
+        return None, next(iter(pending.values()))
+    return None, None

@@ -211,12 +211,15 @@ class PostgresRunStore:
         only_from: Sequence[RunStatus] | None = None,
         interrupt_id: str | None = None,
         error: str | None = None,
+        keep_interrupt: bool = False,
     ) -> bool:
-        sql = (
-            "UPDATE runs SET status = %s, interrupt_id = %s, error = %s, updated_at = %s "
-            "WHERE run_id = %s"
-        )
-        params: list[Any] = [to, interrupt_id, error, _now(), run_id]
+        sql = "UPDATE runs SET status = %s, error = %s, updated_at = %s"
+        params: list[Any] = [to, error, _now()]
+        if not keep_interrupt:
+            sql += ", interrupt_id = %s"
+            params.append(interrupt_id)
+        sql += " WHERE run_id = %s"
+        params.append(run_id)
         if only_from is not None:
             sql += " AND status = ANY(%s)"
             params.append(list(only_from))

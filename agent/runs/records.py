@@ -120,7 +120,15 @@ class RunRegistry(Protocol):
         only_from: Sequence[RunStatus] | None = None,
         interrupt_id: str | None = None,
         error: str | None = None,
-    ) -> bool: ...
+        keep_interrupt: bool = False,
+    ) -> bool:
+        """Set the status (optionally only from given statuses); True if this call did.
+
+        `keep_interrupt` leaves `interrupt_id` as it is: the review a claimed decision
+        answers stays known until the run pauses again, so a run killed before the
+        decision reached the checkpoint applies it when continued.
+        """
+        ...
 
     async def cancel(self, run_id: str, by: str) -> bool: ...
 

@@ -190,10 +190,18 @@ class RunStore:
         only_from: Sequence[RunStatus] | None = None,
         interrupt_id: str | None = None,
         error: str | None = None,
+        keep_interrupt: bool = False,
     ) -> bool:
-        """Set the status, optionally only from given statuses; True if this call changed it."""
-        sql = "UPDATE runs SET status = ?, interrupt_id = ?, error = ?, updated_at = ?"
-        params: list[Any] = [to, interrupt_id, error, _now()]
+        """Set the status, optionally only from given statuses; True if this call changed it.
+
+        `keep_interrupt` keeps the review a claimed decision answers until the decision
+        is in the checkpoint, so a run killed in between applies it when continued.
+        """
+        sql = "UPDATE runs SET status = ?, error = ?, updated_at = ?"
+        params: list[Any] = [to, error, _now()]
+        if not keep_interrupt:
+            sql += ", interrupt_id = ?"
+            params.append(interrupt_id)
         sql += " WHERE run_id = ?"
         params.append(run_id)
         if only_from is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from agent.models import TestResult
 from agent.sandbox.base import Sandbox
+from agent.tools import command_groups
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ async def run_command(
         )
     timed_out = False
     problem = ""
+    command_groups.remember(workspace, transport.get_pid())
     try:
         if companion is not None:
             try:
@@ -179,6 +181,7 @@ async def run_command(
         # would otherwise live on and hold the output pipe open. In bwrap, the group's
         # leader takes its whole PID namespace with it.
         _kill_group(transport.get_pid())
+        command_groups.forget(workspace)
         try:
             async with asyncio.timeout(DRAIN_SECONDS):
                 await collector.closed.wait()

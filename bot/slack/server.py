@@ -34,11 +34,12 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from agent.events import ReviewRequested
 from agent.integrations import registry
-from agent.runs.manager import EventSink, RunManager
+from agent.runs.manager import EventSink, RunManager, RunRefused
 from agent.runs.runtime import Role, open_runtime
 from agent.settings import Settings, SettingsError
 from bot.signals import stop_on_signals
 from bot.slack.app import build_app
+from bot.slack.guard import request_guard
 from bot.slack.reporter import ThreadReporter
 from bot.slack.reviewers import Reviewers
 from bot.slack.threads import ThreadStore, open_thread_store
@@ -130,6 +131,9 @@ async def running_bot(
     """Serve the app over HTTP on host:port (0 picks a free port) until the block ends."""
     async with running_app(settings, environ, runtime, identity=identity) as bot:
         web_app = bot.app.web_app(path=EVENTS_PATH, port=port)
+        secret = settings.slack_signing_secret
+        assert secret is not None  # required above
+        web_app.middlewares.append(request_guard(secret.get_secret_value(), EVENTS_PATH))
         web_app.router.add_get(HEALTH_PATH, _healthz)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
@@ -277,27 +281,38 @@ async def _abandon_unshown(manager: RunManager, threads: ThreadStore) -> None:
     Slack kept refusing it) never started: without a thread nobody would see them, so
     they are marked failed, not started now. `/taskmaster KEY` starts the ticket again."""
     for run in await manager.store.with_status("running"):
-        thread = await threads.get(run.run_id)
-        if thread is None or thread.root_ts:
-            continue
-        if not (await manager.snapshot(run.run_id)).created_at:
-            log.info("run %s never got its first message in Slack; not starting it", run.run_id)
-            await manager.abandon(run.run_id, "Its first message never reached Slack.")
+        try:
+            thread = await threads.get(run.run_id)
+            if thread is None or thread.root_ts:
+                continue
+            if not (await manager.snapshot(run.run_id)).created_at:
+                log.info("run %s never got its first message in Slack; not starting it", run.run_id)
+                await manager.abandon(run.run_id, "Its first message never reached Slack.")
+        except Exception as exc:  # one bad run never stops start-up
+            await manager.fail_unrecoverable(run, exc)
 
 
 async def _post_missing_reviews(
     manager: RunManager, reporter: ThreadReporter, threads: ThreadStore
 ) -> None:
     """Post the review of runs that wait on one nobody saw (the bot stopped before it
-    was posted): without it, they would wait forever."""
+    was posted): without it, they would wait forever. One run whose review cannot be
+    read is marked failed with the reason; start-up goes on."""
     for run in await manager.store.with_status("awaiting_review"):
         thread = await threads.get(run.run_id)
         if thread is None or not thread.root_ts:
             continue
-        if thread.review_ts is None or thread.review_for != run.interrupt_id:
+        if thread.review_ts is not None and thread.review_for == run.interrupt_id:
+            continue
+        try:
             _, interrupt_id, request = await manager.pending_review(run.run_id)
-            log.info("posting the missing review of run %s", run.run_id)
-            await reporter(run, ReviewRequested(interrupt_id=interrupt_id, request=request))
+        except RunRefused:  # decided meanwhile, or continued by recover()
+            continue
+        except Exception as exc:
+            await manager.fail_unrecoverable(run, exc)
+            continue
+        log.info("posting the missing review of run %s", run.run_id)
+        await reporter(run, ReviewRequested(interrupt_id=interrupt_id, request=request))
 
 
 async def _healthz(_: web.Request) -> web.Response:

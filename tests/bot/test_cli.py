@@ -336,3 +336,24 @@ async def test_cli_reads_dotenv_from_the_current_folder(cli: Cli) -> None:
 
     assert listed.code == 0, listed.err
     assert (cli.home / "from-dotenv" / "taskmaster.db").is_file()
+
+
+async def test_cli_resume_ends_the_test_processes_a_killed_run_left(tmp_path: Path) -> None:
+    # Without the sandbox nothing ties the test command to TaskMaster: it outlives a kill.
+    cli = Cli(tmp_path, {"TASKMASTER_SANDBOX": "off"})
+    token = f"hang-{uuid.uuid4().hex}"
+    await _hang_first_test_run(cli, token)
+    proc = await cli.spawn("run", "TASK-101", "--demo")
+    await _file_written("workspaces/*/hang_once.mark", cli.data)
+    proc.kill()  # TaskMaster alone, as the OOM killer would
+    await proc.wait()
+    assert processes_with(token)  # left behind, still running the old tests
+
+    [run] = await cli.runs()
+    resumed = await cli.spawn("resume", run["run_id"], "--demo")
+    try:
+        assert await all_gone(token, within=30)  # ended before the run goes on
+    finally:
+        out, err = await asyncio.wait_for(resumed.communicate(), timeout=120)
+    assert resumed.returncode == 0, err.decode()
+    assert "Waiting for review" in out.decode()
