@@ -77,6 +77,7 @@ class Delivery:
         self.app_url: str | None = None
         self._targets: dict[str, _ResponseTarget] = {}
         self._session: aiohttp.ClientSession | None = None
+        self.sent: list[SentRequest] = []  # every signed HTTP delivery, as sent
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/response/{response_id}", self.respond)]
@@ -342,18 +343,32 @@ class Delivery:
         return await self._http(body, sent, "application/x-www-form-urlencoded")
 
     async def _http(self, body: bytes, sent: JSON, content_type: str) -> DeliveryResult:
-        if not self.app_url:
-            raise RuntimeError("LocalSlack.app_url is not set: where should Slack deliver this?")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         headers = {
             "Content-Type": content_type,
             **signed_headers(self.signing_secret, body),
         }
+        self.sent.append(SentRequest(body, headers))
+        return await self.resend(SentRequest(body, headers), sent=sent)
+
+    async def resend(
+        self,
+        request: SentRequest,
+        *,
+        headers: dict[str, str] | None = None,
+        sent: JSON | None = None,
+    ) -> DeliveryResult:
+        """POST `request` to the app again, byte for byte (Slack's retry, or a replay by
+        someone who saw it), with `headers` added (`X-Slack-Retry-Num`, say)."""
+        if not self.app_url:
+            raise RuntimeError("LocalSlack.app_url is not set: where should Slack deliver this?")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         started = time.perf_counter()
-        async with self._session.post(self.app_url, data=body, headers=headers) as response:
+        async with self._session.post(
+            self.app_url, data=request.body, headers={**request.headers, **(headers or {})}
+        ) as response:
             text = await response.text()
-        return DeliveryResult(response.status, text, time.perf_counter() - started, sent)
+        return DeliveryResult(response.status, text, time.perf_counter() - started, sent or {})
 
 
 def _length_errors(view: JSON, values: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -404,3 +419,11 @@ def _container(message: Message) -> JSON:
     if message.is_reply:
         container["thread_ts"] = message.thread_ts
     return container
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """One signed HTTP request as it was sent to the app."""
+
+    body: bytes
+    headers: dict[str, str]

@@ -36,7 +36,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await _tell(respond, review.not_allowed_text(deps))
             return
         clicked = _Click(body)
-        context = FeedbackContext(clicked.review, clicked.channel, clicked.message_ts)
+        context = FeedbackContext(
+            clicked.review, clicked.channel, clicked.message_ts, clicked.thread_ts
+        )
         ticket = _ticket_of(body)
         # Nothing before this call: the trigger id is only good for three seconds.
         await client.views_open(trigger_id=body["trigger_id"], view=reject_modal(context, ticket))
@@ -50,7 +52,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await _tell(respond, review.not_allowed_text(deps))
             return
         clicked = _Click(body)
-        feedback = FeedbackContext(clicked.review, clicked.channel, clicked.message_ts)
+        feedback = FeedbackContext(
+            clicked.review, clicked.channel, clicked.message_ts, clicked.thread_ts
+        )
         # Nothing before this call: the trigger id is only good for three seconds.
         await client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(feedback))
 
@@ -58,9 +62,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await ack()
         user = str(body["user"]["id"])
         run = await deps.manager.store.get(str(body["actions"][0]["value"]))
-        refused = (
-            "This run no longer exists." if run is None else await review.retry(deps, run, user)
-        )
+        refused = await _root_click(deps, body)
+        if refused is None and run is not None:
+            refused = await review.retry(deps, run, user)
         if refused is not None:
             await _tell(respond, refused)
 
@@ -82,9 +86,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         user = body["user"]["id"]
         run_id = str(body["actions"][0]["value"])
         run = await deps.manager.store.get(run_id)
-        refused = (
-            "This run no longer exists." if run is None else await review.cancel(deps, run, user)
-        )
+        refused = await _root_click(deps, body)
+        if refused is None and run is not None:
+            refused = await review.cancel(deps, run, user)
         if refused is not None:
             await _tell(respond, refused)
 
@@ -106,6 +110,24 @@ class _Click:
         self.review = ReviewRef.decode(str(body["actions"][0]["value"]))
         self.channel = str(body["container"]["channel_id"])
         self.message_ts = str(body["container"]["message_ts"])
+        self.thread_ts = _thread_of(body)
+
+
+def _thread_of(body: dict[str, Any]) -> str | None:
+    """The thread the clicked message is in, as Slack says it (None for a root message)."""
+    thread = body["container"].get("thread_ts") or body.get("message", {}).get("thread_ts")
+    return str(thread) if thread else None
+
+
+async def _root_click(deps: SlackDeps, body: dict[str, Any]) -> str | None:
+    """Why a Cancel or Retry click does not come from its run's root message, or None."""
+    return await review.foreign(
+        deps,
+        str(body["actions"][0]["value"]),
+        channel=str(body["container"]["channel_id"]),
+        message_ts=str(body["container"]["message_ts"]),
+        thread_ts=_thread_of(body),
+    )
 
 
 async def _decide(
@@ -116,7 +138,14 @@ async def _decide(
         await _tell(respond, review.not_allowed_text(deps))
         return
     decision = ReviewDecision(action=action, by=clicked.user, by_name=clicked.name)
-    refused = await review.decide(deps, clicked.review, decision, message_ts=clicked.message_ts)
+    refused = await review.decide(
+        deps,
+        clicked.review,
+        decision,
+        channel=clicked.channel,
+        message_ts=clicked.message_ts,
+        thread_ts=clicked.thread_ts,
+    )
     if refused is not None:
         await _tell(respond, refused)
 

@@ -70,7 +70,7 @@ def review_message(
     else:
         blocks.extend(_buttons(ref, request))
     text = (
-        f"{calls}: review {request.iteration} of {total} for {ticket.key}: "
+        f"{calls}: review {request.iteration} of {total} for {escape(ticket.key)}: "
         f"{len(request.files)} files changed, {tests_line(request.tests)}"
     )
     return clip(text, 3000), blocks

@@ -81,7 +81,8 @@ def root_message(view: RunView) -> Message:
         )
         cancel = button("Cancel", ids.CANCEL, view.run_id, confirm=stop)
         blocks.append(actions(cancel, block_id=ids.ROOT_ACTIONS_BLOCK))
-    text = f"{view.ticket}: {view.title or 'TaskMaster run'} ({STATUS_WORDS[view.phase]})"
+    title = escape(clip(view.title or "TaskMaster run", 200))
+    text = f"{escape(view.ticket)}: {title} ({STATUS_WORDS[view.phase]})"
     return text, blocks
 
 
@@ -111,7 +112,7 @@ def progress_message(view: RunView, now: datetime) -> Message:
         blocks.append(context(*notes))
     current = next((STEP_LABELS[s] for s in STEPS if view.marks[s] == "current"), None)
     working = duration(view.working(now))
-    text = f"{view.ticket}: {current or STATUS_WORDS[view.phase]} ({working} working)"
+    text = f"{escape(view.ticket)}: {current or STATUS_WORDS[view.phase]} ({working} working)"
     return text, blocks
 
 

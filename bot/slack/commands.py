@@ -120,7 +120,7 @@ async def _ask_before_another(respond: AsyncRespond, key: str, opened: PullReque
         button("Never mind", ids.NEVER_MIND, key),
         block_id=ids.ASK_ACTIONS_BLOCK,
     )
-    plain = f"{key} already has an open pull request from TaskMaster: {opened.url}"
+    plain = f"{escape(key)} already has an open pull request from TaskMaster: {opened.url}"
     await respond(text=plain, blocks=[section(text), ask], response_type="ephemeral")
 
 

@@ -62,13 +62,25 @@ class FeedbackContext:
     review: ReviewRef
     channel: str
     message_ts: str
+    thread_ts: str | None = None  # the run's thread the review message is in
 
     def encode(self) -> str:
         return json.dumps(
-            {"review": self.review.encode(), "channel": self.channel, "ts": self.message_ts}
+            {
+                "review": self.review.encode(),
+                "channel": self.channel,
+                "ts": self.message_ts,
+                "thread": self.thread_ts,
+            }
         )
 
     @classmethod
     def decode(cls, metadata: str) -> FeedbackContext:
         data = json.loads(metadata)
-        return cls(ReviewRef.decode(str(data["review"])), str(data["channel"]), str(data["ts"]))
+        thread = data.get("thread")
+        return cls(
+            ReviewRef.decode(str(data["review"])),
+            str(data["channel"]),
+            str(data["ts"]),
+            str(thread) if thread else None,
+        )

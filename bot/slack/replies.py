@@ -43,14 +43,14 @@ def plan_reply(plan: Plan) -> Message:
     if plan.modules:
         modules = ", ".join(f"`{escape(module)}`" for module in plan.modules[:20])
         blocks.append(context(f"Scope: {modules}"))
-    return f"Plan: {clip(plan.summary, 200)}", blocks
+    return f"Plan: {escape(clip(plan.summary, 200))}", blocks
 
 
 def tests_reply(result: TestResult) -> Message:
     blocks = [section(tests_line(result))]
     if not result.ok and result.output_tail.strip():
         blocks.append(section(code_block(result.output_tail[-TAIL_LIMIT:], TAIL_LIMIT + 100)))
-    return f"Tests: {result.headline}", blocks
+    return f"Tests: {escape(result.headline)}", blocks
 
 
 def quoted(text: str, limit: int = 2500) -> str:
@@ -103,7 +103,8 @@ def finished_reply(view: RunView) -> Message | None:
             f":x: {mention(view.requester)} {failure_text(view)}\n"
             "*Retry* on the message above continues it from where it stopped."
         )
-        return f"{view.ticket}: {clip(view.failure or 'failed', 300)}", [section(text)]
+        failed = escape(clip(view.failure or "failed", 300))
+        return f"{escape(view.ticket)}: {failed}", [section(text)]
     else:
         return None
     return text.splitlines()[0], [section(text)]

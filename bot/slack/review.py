@@ -34,8 +34,36 @@ def not_allowed_text(deps: SlackDeps) -> str:
     return f"Only {deps.approvers_text} may review TaskMaster's changes here."
 
 
+FOREIGN = "That button does not belong to the message it was clicked on; nothing changed."
+
+
+async def foreign(
+    deps: SlackDeps, run_id: str, *, channel: str, message_ts: str, thread_ts: str | None
+) -> str | None:
+    """Why a button's run is not the run of the message it came from, or None.
+
+    A review button is in the run's thread (its review message), Cancel and Retry are
+    on its root message: a value naming another run (a forged or replayed request)
+    changes nothing, and no other run's message is touched.
+    """
+    run = await deps.manager.store.get(run_id)
+    if run is None:
+        return "This run no longer exists."
+    if run.channel != channel or run.root_ts is None:
+        return FOREIGN
+    if message_ts in (run.root_ts, run.review_ts) or thread_ts == run.root_ts:
+        return None
+    return FOREIGN
+
+
 async def decide(
-    deps: SlackDeps, ref: ReviewRef, decision: ReviewDecision, *, message_ts: str
+    deps: SlackDeps,
+    ref: ReviewRef,
+    decision: ReviewDecision,
+    *,
+    channel: str,
+    message_ts: str,
+    thread_ts: str | None,
 ) -> str | None:
     """Apply `decision` to the review `ref`; None on success, else why it was refused.
 
@@ -44,6 +72,11 @@ async def decide(
     a restart, with nothing kept in memory.
     """
     manager = deps.manager
+    where = await foreign(
+        deps, ref.run_id, channel=channel, message_ts=message_ts, thread_ts=thread_ts
+    )
+    if where is not None:
+        return where
     try:
         _, _, request = await manager.pending_review(ref.run_id)
         await manager.decide(ref.run_id, decision, interrupt_id=ref.interrupt_id)

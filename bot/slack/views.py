@@ -61,7 +61,14 @@ async def _submitted(
     context = FeedbackContext.decode(str(view["private_metadata"]))
     name = str(body["user"].get("username") or body["user"].get("name") or "")
     decision = ReviewDecision(action=action, by=user, by_name=name, feedback=text)
-    refused = await review.decide(deps, context.review, decision, message_ts=context.message_ts)
+    refused = await review.decide(
+        deps,
+        context.review,
+        decision,
+        channel=context.channel,
+        message_ts=context.message_ts,
+        thread_ts=context.thread_ts,
+    )
     if refused is not None:
         await client.chat_postEphemeral(
             channel=context.channel, user=user, text=refused, thread_ts=context.message_ts
