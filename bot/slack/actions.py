@@ -142,9 +142,8 @@ async def _decide(
         deps,
         clicked.review,
         decision,
-        channel=clicked.channel,
         message_ts=clicked.message_ts,
-        thread_ts=clicked.thread_ts,
+        clicked_in=(clicked.channel, clicked.thread_ts),
     )
     if refused is not None:
         await _tell(respond, refused)

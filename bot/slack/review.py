@@ -46,12 +46,12 @@ async def foreign(
     on its root message: a value naming another run (a forged or replayed request)
     changes nothing, and no other run's message is touched.
     """
-    run = await deps.manager.store.get(run_id)
-    if run is None:
+    if await deps.manager.store.get(run_id) is None:
         return "This run no longer exists."
-    if run.channel != channel or run.root_ts is None:
+    thread = await deps.threads.get(run_id)
+    if thread is None or thread.channel != channel or thread.root_ts is None:
         return FOREIGN
-    if message_ts in (run.root_ts, run.review_ts) or thread_ts == run.root_ts:
+    if message_ts in (thread.root_ts, thread.review_ts) or thread_ts == thread.root_ts:
         return None
     return FOREIGN
 
@@ -61,22 +61,24 @@ async def decide(
     ref: ReviewRef,
     decision: ReviewDecision,
     *,
-    channel: str,
     message_ts: str,
-    thread_ts: str | None,
+    clicked_in: tuple[str, str | None] | None = None,
 ) -> str | None:
     """Apply `decision` to the review `ref`; None on success, else why it was refused.
 
     The request is read before deciding because afterwards it is no longer pending,
     and the closed review message (`message_ts`) is rebuilt from it: this works after
-    a restart, with nothing kept in memory.
+    a restart, with nothing kept in memory. `clicked_in` (channel, thread) is where
+    the button or the modal's message was: it must be the run's own.
     """
     manager = deps.manager
-    where = await foreign(
-        deps, ref.run_id, channel=channel, message_ts=message_ts, thread_ts=thread_ts
-    )
-    if where is not None:
-        return where
+    if clicked_in is not None:
+        channel, thread_ts = clicked_in
+        where = await foreign(
+            deps, ref.run_id, channel=channel, message_ts=message_ts, thread_ts=thread_ts
+        )
+        if where is not None:
+            return where
     try:
         _, _, request = await manager.pending_review(ref.run_id)
         await manager.decide(ref.run_id, decision, interrupt_id=ref.interrupt_id)

@@ -65,9 +65,8 @@ async def _submitted(
         deps,
         context.review,
         decision,
-        channel=context.channel,
         message_ts=context.message_ts,
-        thread_ts=context.thread_ts,
+        clicked_in=(context.channel, context.thread_ts),
     )
     if refused is not None:
         await client.chat_postEphemeral(

@@ -100,7 +100,7 @@ async def test_serve_starts_over_a_run_it_cannot_continue_and_says_why(
         await eventually(lambda: open_review(slack, root))
     # A claimed approval over a checkpoint nobody can read: nothing can continue it.
     with sqlite3.connect(data_dir / "taskmaster.db") as db:
-        db.execute("UPDATE runs SET status = 'resuming', review_ts = NULL")
+        db.execute("UPDATE runs SET status = 'resuming'")
         db.execute("UPDATE checkpoints SET checkpoint = X'C1'")
 
     async with start_bot() as restarted, aiohttp.ClientSession() as http:
