@@ -250,17 +250,25 @@ async def _run_row(url: str, ticket: str) -> dict[str, object]:
 async def test_two_serves_two_workers_carry_a_run_from_command_to_pull_request(
     cluster: Cluster, slack: LocalSlack, demo_env: dict[str, str]
 ) -> None:
-    await cluster.via(0).slash_command("TASK-101")
+    balancer = await cluster.balanced()  # each request to the next serve
+    await slack.slash_command("TASK-101")
     root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
-    review = await eventually(lambda: open_review(slack, root), within=60, what="the review")
-    click = await cluster.via(1).click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
-    assert click.acked_in_time
+    first = await eventually(lambda: open_review(slack, root), within=60, what="the review")
+    await slack.click(CHANNEL, first.ts, ids.REVISE, user="U_ANA")
+    [modal] = await eventually(lambda: list(slack.open_views.values()), what="the modal")
+    feedback = "Also cover a task due yesterday."
+    sent = await slack.submit_view(modal.id, {ids.FEEDBACK_BLOCK: {ids.FEEDBACK_INPUT: feedback}})
+    assert sent.acked_in_time
+    review = await eventually(lambda: open_review(slack, root, iteration=2), within=60)
+    click = await slack.click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
+    assert click.acked_in_time and balancer.sent >= 4  # and the Events API's deliveries
     await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60, what="Done")
     assert len(pull_requests(Path(demo_env["TASKMASTER_DATA_DIR"]))) == 1
     assert len(slack.messages(CHANNEL)) == 1  # one root message
     thread = thread_of(slack, root)
-    assert len(reviews_in(slack, root)) == 1
-    texts = [m.text for m in thread]
+    assert len(reviews_in(slack, root)) == 2
+    assert "Changes requested by <@U_ANA>" in text_at(slack, first.ts)
+    texts = [m.text for m in thread if m.text]  # (a diff file's message has no text)
     assert len(texts) == len(set(texts)), texts  # no message twice
 
 
@@ -373,6 +381,6 @@ async def test_a_worker_stopped_with_sigterm_hands_its_run_to_another(
 
     await until(moving_again, 20, "the other worker to take the run")
     await eventually(lambda: open_review(slack, root), within=60, what="the review")
-    texts = [m.text for m in thread_of(slack, root)]
+    texts = [m.text for m in thread_of(slack, root) if m.text]
     assert len(texts) == len(set(texts)), texts
     assert len(reviews_in(slack, root)) == 1
