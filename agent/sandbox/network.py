@@ -99,8 +99,12 @@ class UserModeNetwork:
                 for fd in (ready_write, ready_read):
                     if fd >= 0:
                         os.close(fd)
-        os.write(self._block_write, b"1")
-        self._close(self._block_write)
+        try:
+            os.write(self._block_write, b"1")
+        except BrokenPipeError:
+            raise OSError("the sandbox stopped before its command started") from None
+        finally:
+            self._close(self._block_write)
 
     def _close(self, fd: int) -> None:
         if fd in self._open:

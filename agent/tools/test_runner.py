@@ -193,7 +193,10 @@ async def run_command(
                 await companion.stop()
             await sandbox.finish(workspace)
     if problem:
-        return TestResult(command=command, ok=False, duration=duration, output_tail=problem)
+        # What bwrap itself printed (a mount it could not make, say) says why.
+        said = redact(collector.output()).strip()
+        tail = f"{problem}\n{said}" if said else problem
+        return TestResult(command=command, ok=False, duration=duration, output_tail=tail)
     output = redact(collector.output())
     exit_code = None if timed_out else transport.get_returncode()
     ok = exit_code == 0
