@@ -45,6 +45,7 @@ class ErrorKind(StrEnum):
     TESTS = "tests"
     BUDGET_EXHAUSTED = "budget_exhausted"
     INVALID_INPUT = "invalid_input"
+    STORAGE = "storage"  # the data folder cannot be written: read-only, full, locked
     INTERNAL = "internal"
 
 
@@ -59,6 +60,7 @@ _DEFAULT_MESSAGES: dict[ErrorKind, str] = {
     ErrorKind.TESTS: "The tests could not be run.",
     ErrorKind.BUDGET_EXHAUSTED: "The agent ran out of steps or time before finishing.",
     ErrorKind.INVALID_INPUT: "That input is not valid.",
+    ErrorKind.STORAGE: "TaskMaster's data folder cannot be written.",
     ErrorKind.INTERNAL: "Something went wrong inside TaskMaster; the details are in its log.",
 }
 # Kinds where the same request may work later with nothing changed.

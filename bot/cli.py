@@ -2,9 +2,11 @@
 
 Exit codes: 0 finished, awaiting review, rejected or cancelled by a person, or a
 decision somebody else already made; 1 the run failed; 2 bad usage or settings,
-with one line that says what to fix; 130 stopped with Ctrl-C (the run stays where it
-was, and the command that continues it is printed). Every command printed works when
-pasted into the same shell, in the same folder.
+with one line that says what to fix; 75 the data folder cannot be written (read-only,
+full, or its database locked by another process past the wait), in one line naming
+the fault and the fix, for a supervisor to retry later; 130 stopped with Ctrl-C (the
+run stays where it was, and the command that continues it is printed). Every command
+printed works when pasted into the same shell, in the same folder.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_STORAGE = 75  # sysexits' EX_TEMPFAIL: try again once the fault is fixed
 
 
 class UsageError(Exception):
@@ -57,6 +60,7 @@ class Session:
     run_id: str | None = None
     demo: bool = False
     awaiting_review: bool = False
+    data_dir: Path | None = None  # for naming a storage fault
 
     def command(self, *words: str) -> str:
         demo = ["--demo"] if self.demo else []
@@ -136,6 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(session.interrupted(), file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        from agent.storage import storage_fault
+
+        fault = storage_fault(exc, session.data_dir or Path.cwd())
+        if fault is None:
+            raise
+        print(f"taskmaster: {fault.message}", file=sys.stderr)
+        return EXIT_STORAGE
 
 
 async def dispatch(
@@ -146,6 +158,7 @@ async def dispatch(
 
     session = session or Session(demo=bool(getattr(args, "demo", False)))
     overrides: dict[str, str | None] = {}
+    session.data_dir = load_settings(environ).data_dir
     if getattr(args, "demo", False):
         data_dir = load_settings(environ).data_dir
         overrides = await demo_overrides(data_dir)

@@ -49,6 +49,7 @@ from agent.runs.checkpoints import Checkpoints, thread_id
 from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name, retire
 from agent.runs.queue import RunQueue
 from agent.runs.records import RunRecord, RunRegistry, TicketBusy
+from agent.storage import storage_fault
 from agent.tools import command_groups
 from agent.workspaces import remove_workspace, workspace_path
 
@@ -461,7 +462,7 @@ class RunManager:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the run's boundary: classify, record, tell the user
-                error = classify(exc)
+                error = storage_fault(exc, self._deps.settings.data_dir) or classify(exc)
                 if error is not exc:
                     log.exception("run %s failed", run.run_id)
                 if not await self.store.transition(

@@ -105,9 +105,15 @@ class RunStore:
     async def open(cls, path: Path) -> RunStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        store = cls(conn)
-        await store.migrate()
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            store = cls(conn)
+            await store.migrate()
+        except BaseException:
+            # Its thread would keep the process alive: a read-only folder or a locked
+            # database must end in one line and an exit, not a process that hangs.
+            await conn.close()
+            raise
         return store
 
     async def close(self) -> None:

@@ -79,9 +79,9 @@ class SqliteThreadStore:
     async def open(cls, path: Path) -> SqliteThreadStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
         store = cls(conn)
         try:
+            await conn.execute("PRAGMA journal_mode=WAL")
             await store.migrate()
         except BaseException:
             await conn.close()
