@@ -412,7 +412,10 @@ class RunManager:
 
     async def _enqueue(self, run: RunRecord, initial: dict[str, Any] | None) -> RunRecord:
         assert self._queue is not None
-        await self._queue.enqueue(run.run_id, initial)
+        try:
+            await self._queue.enqueue(run.run_id, initial)
+        except Exception:  # the database went away (a stop): `recover()` enqueues it later
+            log.warning("could not enqueue run %s; the next start-up will", run.run_id)
         return run
 
     async def _drive(self, run: RunRecord, payload: Any, first_event: Event | None) -> RunRecord:
