@@ -85,6 +85,10 @@ class Settings(BaseModel):
     test_command: str | None = Field(None, alias="TASKMASTER_TEST_COMMAND")
     test_timeout: float = Field(600.0, alias="TASKMASTER_TEST_TIMEOUT", gt=0)
     max_steps: int = Field(60, alias="TASKMASTER_MAX_STEPS", ge=1)
+    # Size limits: the largest file the model may write (bytes), and the ticket text
+    # a run keeps (characters): beyond them the model or the ticket is told so.
+    max_file_bytes: int = Field(1_000_000, alias="TASKMASTER_MAX_FILE_BYTES", ge=1)
+    max_ticket_chars: int = Field(50_000, alias="TASKMASTER_MAX_TICKET_CHARS", ge=1000)
     # What a run may spend, and how long one model call or rate-limit wait may take.
     max_tokens: int = Field(5_000_000, alias="TASKMASTER_MAX_TOKENS", ge=1)
     max_minutes: float = Field(60.0, alias="TASKMASTER_MAX_MINUTES", gt=0)

@@ -171,7 +171,15 @@ class LocalTicketSource:
 
     @staticmethod
     def _read(path: Path) -> tuple[str, str]:
-        return path.read_text(encoding="utf-8"), path.resolve().as_uri()
+        raw = path.read_bytes()
+        text = raw.decode("utf-8", errors="replace")
+        if "\ufffd" in text and "\ufffd" not in raw.decode("utf-8", errors="ignore"):
+            # Not UTF-8: read what can be read rather than refuse the ticket, and say so.
+            text += (
+                "\n\n[This ticket's file is not valid UTF-8; TaskMaster shows the bytes "
+                "it could not read as \ufffd.]"
+            )
+        return text, path.resolve().as_uri()
 
     async def comment(self, ticket: Ticket, pull_request: PullRequest) -> str:
         def links(entry: Entry) -> bool:

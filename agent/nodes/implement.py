@@ -79,6 +79,7 @@ async def act(state: RunState, deps: Deps) -> Json:
         test_timeout=deps.settings.test_timeout,
         test_env=state.get("repo_env") or {},
         redact=deps.redact,
+        max_file_bytes=deps.settings.max_file_bytes,
     )
     replies: list[ToolMessage] = []
     update: Json = {}

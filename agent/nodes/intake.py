@@ -14,6 +14,7 @@ from agent.integrations.keys import key_slug
 from agent.models import Ticket
 from agent.repo_config import read_repo_config
 from agent.state import Json, RunState
+from agent.ticket_limits import bounded
 from agent.tools.test_runner import run_command
 from agent.workspaces import remove_workspace, workspace_path
 
@@ -28,6 +29,7 @@ async def load_ticket(state: RunState, deps: Deps) -> Json:
     # A surface may have fetched it already, to refuse an unknown ticket before a run starts.
     known = state.get("ticket")
     ticket = Ticket.model_validate(known) if known else await deps.tickets.fetch(key)
+    ticket = bounded(ticket, deps.settings.max_ticket_chars)
     emit(TicketLoaded(ticket=ticket))
     emit(Step(name="ticket", status="done"))
     return {"ticket": ticket.model_dump(mode="json")}

@@ -50,6 +50,7 @@ from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name,
 from agent.runs.queue import RunQueue
 from agent.runs.records import RunRecord, RunRegistry, TicketBusy
 from agent.storage import storage_fault
+from agent.ticket_limits import bounded
 from agent.tools import command_groups
 from agent.workspaces import remove_workspace, workspace_path
 
@@ -154,7 +155,8 @@ class RunManager:
             "thread_url": thread_url,
         }
         if ticket is not None:
-            initial["ticket"] = ticket.model_dump(mode="json")
+            bounded_ticket = bounded(ticket, self._deps.settings.max_ticket_chars)
+            initial["ticket"] = bounded_ticket.model_dump(mode="json")
         first = RunStarted(ticket=run.ticket, requester=run.requester)
         return self._spawn(run, initial, first_event=first)
 

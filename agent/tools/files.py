@@ -132,7 +132,14 @@ def _read_text(path: Path, shown: str) -> str:
         ) from None
 
 
-def _write_text(path: Path, shown: str, content: str) -> None:
+def _write_text(path: Path, shown: str, content: str, limit: int | None = None) -> None:
+    size = len(content.encode("utf-8", "surrogatepass"))
+    if limit is not None and size > limit:
+        raise ToolError(
+            f"'{shown}' would be {size:,} bytes, over the {limit:,} bytes a file may have "
+            "(TASKMASTER_MAX_FILE_BYTES); nothing was written. Write a smaller file, or "
+            "generate large data in the tests instead of storing it"
+        )
     with _os_errors(shown):
         path.parent.mkdir(parents=True, exist_ok=True)
         # newline="" writes the text exactly as given (no line ending translation).
@@ -253,12 +260,12 @@ def _search(ws: Workspace, pattern: str, path: str) -> str:
     return "\n".join(results)
 
 
-def _write(ws: Workspace, path: str, content: str) -> str:
+def _write(ws: Workspace, path: str, content: str, limit: int | None = None) -> str:
     target = ws.resolve(path)
     if target.is_dir():
         raise ToolError(f"'{path}' is a folder; give the path of a file")
     existed = target.exists()
-    _write_text(target, path, content)
+    _write_text(target, path, content, limit)
     verb = "overwrote" if existed else "created"
     return f"{verb} {ws.relative(target)} ({_line_count(content)} lines)"
 
@@ -273,7 +280,7 @@ def _occurrences(text: str, old: str) -> int:
     return count
 
 
-def _edit(ws: Workspace, path: str, old: str, new: str) -> str:
+def _edit(ws: Workspace, path: str, old: str, new: str, limit: int | None = None) -> str:
     if not old:
         raise ToolError(
             "old is empty; give the exact text to replace (use write_file for new files)"
@@ -296,7 +303,7 @@ def _edit(ws: Workspace, path: str, old: str, new: str) -> str:
             f"old text occurs {count} times in '{path}'; "
             "include more surrounding lines so it matches exactly once"
         )
-    _write_text(target, path, text.replace(old, new, 1))
+    _write_text(target, path, text.replace(old, new, 1), limit)
     return (
         f"edited {ws.relative(target)}: replaced {_line_count(old)} lines "
         f"with {_line_count(new)} lines"
@@ -320,11 +327,14 @@ async def search_code(ws: Workspace, pattern: str, path: str = ".") -> str:
     return await asyncio.to_thread(_search, ws, pattern, path)
 
 
-async def write_file(ws: Workspace, path: str, content: str) -> str:
-    """Create or overwrite a file (and its parent folders) with `content`."""
-    return await asyncio.to_thread(_write, ws, path, content)
+async def write_file(ws: Workspace, path: str, content: str, *, limit: int | None = None) -> str:
+    """Create or overwrite a file (and its parent folders) with `content`, refused past
+    `limit` bytes (a file that large would fill the review, the database and memory)."""
+    return await asyncio.to_thread(_write, ws, path, content, limit)
 
 
-async def edit_file(ws: Workspace, path: str, old: str, new: str) -> str:
-    """Replace the one occurrence of `old` in a file with `new`."""
-    return await asyncio.to_thread(_edit, ws, path, old, new)
+async def edit_file(
+    ws: Workspace, path: str, old: str, new: str, *, limit: int | None = None
+) -> str:
+    """Replace the one occurrence of `old` in a file with `new` (refused past `limit`)."""
+    return await asyncio.to_thread(_edit, ws, path, old, new, limit)

@@ -143,6 +143,8 @@ class ToolContext:
     test_env: Mapping[str, str] = field(default_factory=dict)
     # Applied to everything a tool returns: a secret's value never reaches the model.
     redact: Callable[[str], str] = _as_is
+    # The largest file write_file and edit_file may leave (TASKMASTER_MAX_FILE_BYTES).
+    max_file_bytes: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -195,9 +197,15 @@ async def _run(call: BaseModel, ctx: ToolContext) -> ToolOutcome:
             content = await files.search_code(ws, pattern, path)
             return ToolOutcome(content, _short(f"searching for {pattern!r}"))
         case WriteFile(path=path, content=text):
-            return ToolOutcome(await files.write_file(ws, path, text), f"wrote {path}")
+            return ToolOutcome(
+                await files.write_file(ws, path, text, limit=ctx.max_file_bytes),
+                f"wrote {path}",
+            )
         case EditFile(path=path, old=old, new=new):
-            return ToolOutcome(await files.edit_file(ws, path, old, new), f"edited {path}")
+            return ToolOutcome(
+                await files.edit_file(ws, path, old, new, limit=ctx.max_file_bytes),
+                f"edited {path}",
+            )
         case RunTests():
             if not ctx.test_command:
                 raise ToolError(

@@ -170,3 +170,28 @@ async def test_unsigned_or_badly_signed_requests_get_401(start_bot: StartBot) ->
         runs = await bot.bot.manager.store.recent()
     assert statuses == [401] * len(cases)
     assert runs == []
+
+
+async def test_a_huge_ticket_stays_within_slack_limits_and_a_bounded_database(
+    start_bot: StartBot, slack: LocalSlack, tmp_path: Path, data_dir: Path
+) -> None:
+    folder = tmp_path / "huge-tickets"
+    shutil.copytree(EXAMPLES / "tickets", folder)
+    ticket = folder / "TASK-101.md"
+    title = "Tasks due today are reported as overdue " * 2500  # 99 KB
+    text = ticket.read_text().replace("# Tasks due today are reported as overdue", f"# {title}")
+    ticket.write_text(text + "\n" + "Details. " * 120_000)  # and a 1 MB description
+    async with start_bot(TASKMASTER_TICKETS=str(folder)) as bot:
+        await slack.slash_command("TASK-101")
+        root = await eventually(lambda: root_of(slack, "TASK-101"))
+        review = await eventually(lambda: open_review(slack, root), within=60)
+        await slack.click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
+        await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60)
+        [run] = await bot.bot.manager.store.recent()
+    assert run.title is not None and len(run.title) <= 200
+    [pull_request] = [
+        json.loads(line) for line in (data_dir / "pull_requests.jsonl").read_text().splitlines()
+    ]
+    assert len(pull_request["title"]) <= 256 and "\n" not in pull_request["title"]
+    assert (data_dir / "taskmaster.db").stat().st_size < 4_000_000
+    # The slack fixture then checks that Slack refused none of the calls (no msg_too_long).

@@ -165,3 +165,16 @@ async def test_local_tickets_comment_appends_once_per_pull_request(
 
 async def test_local_tickets_transition_is_none(source: LocalTicketSource) -> None:
     assert await source.transition(Ticket(key="TASK-1", title="T")) is None
+
+
+async def test_a_ticket_file_that_is_not_utf8_is_read_with_replacements_and_a_note(
+    tmp_path: Path,
+) -> None:
+    text = FULL.replace("today**.", "today** (caf\u00e9).")
+    (tmp_path / "TASK-7.md").write_bytes(text.encode("latin-1"))
+
+    ticket = await LocalTicketSource(tmp_path, tmp_path / "data").fetch("TASK-7")
+
+    assert ticket.title == "Tasks due today are reported as overdue"
+    assert "caf\ufffd" in ticket.description
+    assert "not valid UTF-8" in ticket.description

@@ -204,3 +204,18 @@ async def test_search_code_is_linear_time_whatever_the_pattern(ws: Workspace) ->
 async def test_search_code_explains_look_around_is_not_supported(ws: Workspace) -> None:
     with pytest.raises(ToolError, match="without look-around or back-references"):
         await files.search_code(ws, r"(?<=def )due", ".")
+
+
+async def test_a_file_over_the_size_limit_is_refused_and_nothing_is_written(
+    ws: Workspace, repo: Path
+) -> None:
+    huge = "x" * (50 * 1024 * 1024)  # what a model once wrote: 50 MB
+
+    with pytest.raises(ToolError, match=r"over the 1,000,000 bytes.*TASKMASTER_MAX_FILE_BYTES"):
+        await files.write_file(ws, "data/huge.txt", huge, limit=1_000_000)
+    assert not (repo / "data" / "huge.txt").exists()
+
+    await files.write_file(ws, "small.txt", "fine\n", limit=1_000_000)
+    with pytest.raises(ToolError, match="would be 2,000,005 bytes"):
+        await files.edit_file(ws, "small.txt", "fine", "y" * 2_000_004, limit=1_000_000)
+    assert (repo / "small.txt").read_text() == "fine\n"
