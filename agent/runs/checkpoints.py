@@ -31,6 +31,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg_pool import AsyncConnectionPool
 
 from agent.runs.pg_store import advisory_lock, open_pool
 from agent.runs.store import BUSY_TIMEOUT_S
@@ -101,13 +102,8 @@ async def open_postgres_checkpoints(url: str) -> AsyncIterator[Checkpoints]:
             saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await saver.setup()
 
-        async def pruned(run_id: str) -> None:
-            try:
-                await saver.aprune([thread_id(run_id)], strategy="keep_latest")
-            except NotImplementedError:
-                # The conversation is a DeltaChannel, whose checkpoints the saver's
-                # keep_latest refuses to prune: they are kept (see docs/architecture.md).
-                log.info("checkpoints of run %s kept: the saver cannot prune them", run_id)
+        async def pruned(run_id: str) -> int:
+            return await prune_postgres(saver, pool, run_id)
 
         yield Checkpoints(saver, pruned, _already_durable)
     finally:
@@ -150,6 +146,50 @@ class SyncMode:
             await self._saver.conn.execute(f"PRAGMA synchronous={mode}")
 
 
+async def prune_postgres(saver: AsyncPostgresSaver, pool: AsyncConnectionPool, run_id: str) -> int:
+    """`prune` on PostgreSQL: the saver's own `aprune(keep_latest)` refuses threads with
+    a DeltaChannel, so the same steps as on SQLite, in one transaction. The whole
+    conversation becomes the latest checkpoint's blob for its version (what the saver
+    reads with no walk), then the other checkpoints, their writes and the blobs no
+    kept checkpoint names go."""
+    thread = thread_id(run_id)
+    config: RunnableConfig = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    latest = await saver.aget_tuple(config)
+    if latest is None:
+        return 0
+    latest_id = latest.config["configurable"]["checkpoint_id"]
+    whole = await _whole(saver, latest.config, latest.checkpoint)
+    async with pool.connection() as conn, conn.transaction():
+        if whole is not None:
+            name = conversation_channel().key
+            version = str(latest.checkpoint["channel_versions"][name])
+            kind, blob = saver.serde.dumps_typed(whole["channel_values"][name])
+            await conn.execute(
+                "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, "
+                "type, blob) VALUES (%s, '', %s, %s, %s, %s) ON CONFLICT (thread_id, "
+                "checkpoint_ns, channel, version) DO UPDATE SET type = excluded.type, "
+                "blob = excluded.blob",
+                (thread, name, version, kind, blob),
+            )
+        cursor = await conn.execute(
+            "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_id != %s",
+            (thread, latest_id),
+        )
+        removed = cursor.rowcount
+        await conn.execute(
+            "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_id != %s",
+            (thread, latest_id),
+        )
+        await conn.execute(
+            "DELETE FROM checkpoint_blobs b WHERE b.thread_id = %s AND NOT EXISTS ("
+            " SELECT 1 FROM checkpoints c, jsonb_each_text(c.checkpoint -> 'channel_versions') v"
+            " WHERE c.thread_id = b.thread_id AND c.checkpoint_ns = b.checkpoint_ns"
+            " AND v.key = b.channel AND v.value = b.version)",
+            (thread,),
+        )
+    return removed
+
+
 async def prune(saver: AsyncSqliteSaver, run_id: str) -> int:
     """Keep only a finished run's latest checkpoint, made whole; returns how many went."""
     thread = thread_id(run_id)
@@ -181,7 +221,7 @@ async def prune(saver: AsyncSqliteSaver, run_id: str) -> int:
 
 
 async def _whole(
-    saver: AsyncSqliteSaver, config: RunnableConfig, checkpoint: Any
+    saver: BaseCheckpointSaver[str], config: RunnableConfig, checkpoint: Any
 ) -> dict[str, Any] | None:
     """`checkpoint` with its conversation stored in it, or None when it already is."""
     channel = conversation_channel()

@@ -48,18 +48,19 @@ def demo_env(demo_env: dict[str, str], postgres_url: str) -> dict[str, str]:
     return {**demo_env, "TASKMASTER_DATABASE_URL": postgres_url}
 
 
-async def test_pg_finished_run_keeps_its_outcome_readable(
+async def test_pg_finished_run_keeps_only_its_latest_checkpoint_whole(
     manager: RunManager, postgres_url: str
 ) -> None:
-    """Pruning on Postgres: the saver's keep_latest refuses threads with a DeltaChannel
-    (the conversation), so their checkpoints are kept; the run's end stays readable."""
     record = await _review(manager)
+    before = (await manager.snapshot(record.run_id)).values["messages"]
     await manager.decide(record.run_id, ReviewDecision(action="reject", by="ana"))
     await manager.wait(record.run_id)
     async with await psycopg.AsyncConnection.connect(postgres_url) as db:
         cursor = await db.execute(
             "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id(record.run_id),)
         )
-        row = await cursor.fetchone()
-        assert row is not None and row[0] >= 1
-    assert (await manager.snapshot(record.run_id)).values["outcome"] == "rejected"
+        assert await cursor.fetchone() == (1,)
+    after = await manager.snapshot(record.run_id)
+    assert after.values["outcome"] == "rejected"
+    # The conversation, read back from the one checkpoint left, is the whole run's.
+    assert [m.id for m in after.values["messages"]][: len(before)] == [m.id for m in before]
