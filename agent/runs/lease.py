@@ -13,7 +13,6 @@ import socket
 import uuid
 
 LEASE_S = 60.0
-RENEW_EVERY_S = LEASE_S / 4
 
 # Names of managers of this process that have stopped (two bots in one process in
 # turn): a lease one of them still holds is free.

@@ -46,7 +46,7 @@ from agent.models import (
     Ticket,
 )
 from agent.runs.checkpoints import Checkpoints, thread_id
-from agent.runs.lease import LEASE_S, RENEW_EVERY_S, holder_alive, process_name, retire
+from agent.runs.lease import LEASE_S, holder_alive, process_name, retire
 from agent.runs.queue import RunQueue
 from agent.runs.records import RunRecord, RunRegistry, TicketBusy
 from agent.storage import storage_fault
@@ -92,12 +92,16 @@ class RunManager:
         *,
         queue: RunQueue | None = None,
         drives_here: bool = True,
+        lease_s: float = LEASE_S,
     ) -> None:
         """`queue` set and `drives_here` False: a web process, whose runs are driven by
         workers (it enqueues them); a worker has both; with no queue (SQLite) the
         process drives every run it starts."""
         self.store = store
         self._queue = queue
+        # How long a driver's claim outlives its last renewal: TASKMASTER_WORKER_TIMEOUT
+        # in a worker, so a run on a lost machine moves within the stated bound.
+        self._lease_s = lease_s
         self._drives_here = drives_here or queue is None
         self._graph = graph
         self._checkpoints = checkpoints
@@ -256,7 +260,7 @@ class RunManager:
         if run.status == "awaiting_review" and run.interrupt_id in pending:
             raise RunRefused("not_allowed", "This run is waiting for a review decision.", run)
         if self._drives_here and not await self.store.take_lease(
-            run_id, self._name, LEASE_S, holder_alive
+            run_id, self._name, self._lease_s, holder_alive
         ):
             raise RunRefused("stale", "Another TaskMaster process is driving this run.", run)
         command_groups.end_left_behind(workspace_path(self._deps.workspaces, run_id))
@@ -370,7 +374,7 @@ class RunManager:
         run = await self.store.require(run_id)
         if run.status not in ("running", "resuming"):
             return  # paused, ended or cancelled since it was enqueued: nothing to do
-        if not await self.store.take_lease(run_id, self._name, LEASE_S, holder_alive):
+        if not await self.store.take_lease(run_id, self._name, self._lease_s, holder_alive):
             from agent.runs.queue import RunBusy  # the queue retries the job shortly
 
             raise RunBusy(run_id)
@@ -421,7 +425,7 @@ class RunManager:
         return run
 
     async def _drive(self, run: RunRecord, payload: Any, first_event: Event | None) -> RunRecord:
-        if not await self.store.take_lease(run.run_id, self._name, LEASE_S, holder_alive):
+        if not await self.store.take_lease(run.run_id, self._name, self._lease_s, holder_alive):
             log.warning("run %s is driven by another process; not driving it here", run.run_id)
             return await self.store.require(run.run_id)
         heartbeat = asyncio.create_task(self._keep_lease(run.run_id))
@@ -440,8 +444,8 @@ class RunManager:
 
     async def _keep_lease(self, run_id: str) -> None:
         while True:
-            await asyncio.sleep(RENEW_EVERY_S)
-            await self.store.renew_lease(run_id, self._name, LEASE_S)
+            await asyncio.sleep(self._lease_s / 4)
+            await self.store.renew_lease(run_id, self._name, self._lease_s)
 
     async def _drive_leased(
         self, run: RunRecord, payload: Any, first_event: Event | None

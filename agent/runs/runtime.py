@@ -19,6 +19,7 @@ from agent.deps import Deps
 from agent.graph import compile_graph
 from agent.integrations import registry
 from agent.redaction import install_log_redaction
+from agent.runs.lease import LEASE_S
 from agent.runs.manager import EventSink, RunManager
 from agent.runs.queue import RunQueue, open_queue
 from agent.settings import Settings
@@ -82,7 +83,14 @@ async def open_runtime(
                     driver = drive if role == "worker" else None
                     queue = await stack.enter_async_context(open_queue(url, driver))
                 manager = RunManager(
-                    graph, store, checkpoints, deps, sink, queue=queue, drives_here=role != "web"
+                    graph,
+                    store,
+                    checkpoints,
+                    deps,
+                    sink,
+                    queue=queue,
+                    drives_here=role != "web",
+                    lease_s=settings.worker_timeout if queue is not None else LEASE_S,
                 )
                 managers.append(manager)
                 try:
