@@ -2,7 +2,7 @@
 
 ```
 Exception
-├── TaskmasterError          a run or a request failed; `kind` (DESIGN section 4),
+├── TaskmasterError          a run or a request failed; `kind` (an ErrorKind),
 │   │                        `message` for people, `retryable`
 │   ├── ServiceError         an outside service (Jira, GitHub, OpenAI, ...) failed;
 │   │   │                    `service` and `host` name it

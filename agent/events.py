@@ -1,4 +1,4 @@
-"""Progress events: the one protocol every surface reads (DESIGN section 4).
+"""Progress events: the one protocol every surface reads (docs/architecture.md, Parts).
 
 Nodes emit them through LangGraph's custom stream writer (`emit`); the run lifecycle
 reads `astream(stream_mode=["custom", "updates"])`, adds the events only it can know

@@ -1,4 +1,4 @@
-"""`build_graph(deps)`: the agent as a LangGraph state graph (DESIGN section 3).
+"""`build_graph(deps)`: the agent as a LangGraph state graph (docs/architecture.md, The graph).
 
 load_ticket -> prepare_workspace -> plan -> implement <-> act -> verify -> prepare_review
 -> review, then approve: push -> open_pull_request -> report -> finish;

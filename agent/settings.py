@@ -32,7 +32,7 @@ class SettingsError(Exception):
 
 
 class Settings(BaseModel):
-    """Every setting of DESIGN section 7, by its environment name."""
+    """Every setting, by its environment name (.env.example lists them)."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 

@@ -1,4 +1,4 @@
-"""The `taskmaster` command (DESIGN section 10).
+"""The `taskmaster` command: run, resume, runs, serve, worker and demo.
 
 Exit codes: 0 finished, awaiting review, rejected or cancelled by a person, or a
 decision somebody else already made; 1 the run failed; 2 bad usage or settings,
@@ -18,12 +18,13 @@ import json
 import logging
 import os
 import shlex
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bot.invocation import invocation
 
 # The engine (LangGraph, LangChain, aiohttp, pydantic) takes most of a second to
 # import: each command imports what it needs when it runs, so `--help` and a usage
@@ -40,17 +41,6 @@ EXIT_STORAGE = 75  # sysexits' EX_TEMPFAIL: try again once the fault is fixed
 
 class UsageError(Exception):
     """Bad usage: printed as one line, exit code 2."""
-
-
-def invocation() -> str:
-    """How this command was started, so a printed command works when pasted."""
-    started = sys.argv[0] if sys.argv else ""
-    if started.endswith(("cli.py", "__main__.py")):  # python -m bot.cli
-        return shlex.join([sys.executable, "-m", "bot.cli"])
-    name = Path(started).name or "taskmaster"
-    if shutil.which(name) and Path(shutil.which(name) or "").resolve() == Path(started).resolve():
-        return name  # on PATH: the short name is the same program
-    return shlex.quote(started)
 
 
 @dataclass
@@ -91,7 +81,11 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", parents=[demo], help="run a ticket in the terminal")
     run.add_argument("key", help="ticket key, e.g. TASK-101 (Jira) or '#12' (GitLab)")
-    run.add_argument("--decide", choices=["approve", "reject", "revise"])
+    run.add_argument(
+        "--decide",
+        choices=["approve", "reject", "revise"],
+        help="answer the first review without asking",
+    )
     run.add_argument("--feedback", default="", help="what to change (with --decide revise)")
     run.add_argument("--by", default=None, help="who decides (default: your user name)")
 
@@ -100,14 +94,15 @@ def parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("run_id")
     resume.add_argument("decision", nargs="?", choices=["approve", "reject", "revise"])
-    resume.add_argument("--feedback", default="")
-    resume.add_argument("--by", default=None)
+    resume.add_argument("--feedback", default="", help="what to change (with revise)")
+    resume.add_argument("--by", default=None, help="who decides (default: your user name)")
 
     runs = commands.add_parser("runs", help="list runs")
     runs.add_argument("--json", action="store_true", help="print JSON")
 
     commands.add_parser("serve", parents=[demo], help="start the Slack app")
-    commands.add_parser("worker", help="drive runs from the queue (with TASKMASTER_DATABASE_URL)")
+    worker_help = "drive runs from the queue (with TASKMASTER_DATABASE_URL)"
+    commands.add_parser("worker", help=worker_help, description=f"taskmaster worker: {worker_help}")
 
     local = commands.add_parser("demo", help="try TaskMaster in a local Slack in your browser")
     local.add_argument("--port", type=int, default=8765, help="the page's port (default 8765)")
@@ -214,16 +209,18 @@ async def run_ticket(
     first = _decision(args.decide, args.feedback, args.by)
     async with open_runtime(settings, environ, TerminalSink(demo=args.demo)) as manager:
         try:
-            run = await manager.create(args.key, _who(args.by))
+            # The ticket first, as Slack does: a bad key leaves no failed run behind.
+            ticket = await manager.fetch_ticket(args.key)
+            run = await manager.create(ticket.key, _who(args.by))
         except TaskmasterError as exc:
             raise UsageError(exc.message) from None
         except TicketBusy as busy:
             raise UsageError(
                 f"{busy.run.ticket} already has an active run {busy.run.run_id} "
-                f"({busy.run.status}); see `taskmaster runs`."
+                f"({busy.run.status}); see `{invocation()} runs`."
             ) from None
         session.run_id = run.run_id
-        manager.launch(run)
+        manager.launch(run, ticket=ticket)
         return await _follow(manager, run.run_id, first, session)
 
 

@@ -26,6 +26,7 @@ from agent.events import (
 from agent.models import ReviewRequest
 from agent.runs.store import RunRecord
 from agent.usage import RunUsage
+from bot.invocation import invocation
 
 _COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
 _RESET = "\033[0m"
@@ -56,7 +57,7 @@ class TerminalSink:
             lines.append(f"  model: {usage.describe()}")
         if isinstance(event, RunFinished) and event.status == "failed":
             demo = " --demo" if self._demo else ""
-            lines.append(f"  continue it with: taskmaster resume {run.run_id}{demo}")
+            lines.append(f"  continue it with: {invocation()} resume {run.run_id}{demo}")
         for line in lines:
             print(line, file=self._out, flush=True)
 

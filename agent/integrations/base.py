@@ -1,4 +1,4 @@
-"""The Protocols every outside service sits behind (DESIGN section 2).
+"""The Protocols every outside service sits behind (docs/architecture.md, Integrations).
 
 Each has a real implementation and a local one; `agent.integrations.registry` picks
 one by settings. Implementations raise `TaskmasterError` with a classified kind.

@@ -1,7 +1,7 @@
 """The local code host: a git remote on disk and pull requests in a JSON-lines file.
 
 Used when TASKMASTER_REPO is a path or URL git can clone and no GitHub repository is
-configured (DESIGN section 8). The push is real; the "pull request" is one line in
+configured (docs/architecture.md, Integrations). The push is real; the "pull request" is one line in
 `<data_dir>/pull_requests.jsonl`, so the demo and the tests exercise the whole
 delivery without a network.
 """

@@ -1,4 +1,4 @@
-"""Tickets from a folder of Markdown files (DESIGN section 8).
+"""Tickets from a folder of Markdown files (docs/architecture.md, Integrations).
 
 `<folder>/<KEY>.md`: optional front matter between `---` lines, then `# Title` and a
 Markdown body. The front matter parser is a few lines on purpose: the format is ours,

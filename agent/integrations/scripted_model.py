@@ -1,4 +1,4 @@
-"""The scripted chat model: a list of assistant turns played back (DESIGN section 8).
+"""The scripted chat model: a list of assistant turns played back (architecture: Integrations).
 
 It is the only stand-in in the system; tools, git and tests still run for real. The
 turn to answer is the number of `AIMessage`s it is called with: a run is one growing

@@ -1,4 +1,4 @@
-"""The run registry: TaskMaster's own table beside the checkpoints (DESIGN section 5).
+"""The run registry: TaskMaster's own table beside the checkpoints (docs/architecture.md, Runs).
 
 It lives in the same SQLite file as LangGraph's checkpoints but has its own schema
 and migrations. Every state change that two processes might race on is one

@@ -1,4 +1,4 @@
-"""The review request and the two modals: what to change, and why reject (DESIGN 1.3, 6).
+"""The review request and the two modals: what to change, and why reject (architecture: Slack).
 
 Pure functions: a `ReviewRequest` in, Block Kit out, within Slack's limits (50 blocks,
 3000 characters a section, 2000 a button value). The review calls the requester and

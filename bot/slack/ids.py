@@ -1,4 +1,4 @@
-"""Action ids, the modal's callback id, and what buttons carry (DESIGN section 6).
+"""Action ids, the modal's callback id, and what buttons carry (docs/architecture.md, Slack).
 
 One module for listeners and block builders alike, so a renamed id cannot leave a
 button that nothing listens to. Tests and the manifest rely on these exact names.

@@ -1,4 +1,4 @@
-"""The thread reporter: the Slack surface's `EventSink` (DESIGN sections 1 and 6).
+"""The thread reporter: the Slack surface's `EventSink` (docs/architecture.md, Slack).
 
 Each run has an outbox and one writer task. The sink only folds the event into the
 run's `RunView` and queues what must be posted, so a slow or rate-limited Slack never

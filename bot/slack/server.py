@@ -1,4 +1,4 @@
-"""`taskmaster serve`: the Slack app over HTTP or Socket Mode (DESIGN section 6).
+"""`taskmaster serve`: the Slack app over HTTP or Socket Mode (docs/architecture.md, Slack).
 
 Wiring order matters: the run manager needs its event sink when it is opened, and the
 sink needs the Slack client, which exists only once the app is built. So the reporter
@@ -160,7 +160,7 @@ async def check_bot_token(settings: Settings) -> Identity:
     """`auth.test` with SLACK_BOT_TOKEN; `SettingsError` naming it when Slack refuses it."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     if not token.startswith("xoxb-"):
-        raise SettingsError("SLACK_BOT_TOKEN is not a bot token: it starts with xoxb-")
+        raise SettingsError("SLACK_BOT_TOKEN is not a bot token: a bot token starts with xoxb-")
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
     answer = await _ask_slack(client.auth_test(), "SLACK_BOT_TOKEN", settings)
     return Identity(

@@ -239,11 +239,13 @@ async def test_cli_malformed_key_is_refused_before_anything_starts(cli: Cli) -> 
     assert await cli.runs() == []
 
 
-async def test_cli_unknown_ticket_fails_with_a_friendly_line(cli: Cli) -> None:
+async def test_cli_unknown_ticket_is_one_line_and_leaves_no_run(cli: Cli) -> None:
     result = await cli("run", "TASK-999", "--demo")
-    assert result.code == 1
-    assert "No ticket TASK-999" in result.out and "ticket_not_found" in result.out
+    assert result.code == 2
+    assert result.err.strip().count("\n") == 0 and "No ticket TASK-999" in result.err
+    assert "resume" not in result.out + result.err  # nothing to resume: no run was made
     assert "Traceback" not in result.out + result.err
+    assert await cli.runs() == []
 
 
 async def test_cli_missing_setting_stops_with_one_line(cli: Cli) -> None:
