@@ -15,11 +15,13 @@ after the demo stops, so the pushed branch can be looked at in `demo/demo-remote
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent.demo import demo_overrides
 from agent.settings import Settings, SettingsError
@@ -76,12 +78,35 @@ async def demo_running(
             "is another demo running? Pick another port."
         ) from None
     try:
-        demo_settings = await _demo_settings(settings, slack)
-        async with running_bot(demo_settings, environ, host="127.0.0.1", port=0) as bot:
-            slack.app_url = bot.url
-            yield Demo(_page_url(slack.base_url, host), slack, bot, demo_settings)
+        with _only_demo_on(settings.data_dir):
+            demo_settings = await _demo_settings(settings, slack)
+            async with running_bot(demo_settings, environ, host="127.0.0.1", port=0) as bot:
+                slack.app_url = bot.url
+                yield Demo(_page_url(slack.base_url, host), slack, bot, demo_settings)
     finally:
         await slack.stop()
+
+
+@contextmanager
+def _only_demo_on(data_dir: Path) -> Iterator[None]:
+    """One demo per data folder: a second one would delete the first one's files
+    (its runs, its remote) while it still serves them. The lock dies with the process."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (data_dir / "demo.lock").open("a")
+    except OSError as error:
+        raise SettingsError(
+            f"TASKMASTER_DATA_DIR={data_dir} cannot be used: {error.strerror or error}"
+        ) from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SettingsError(
+                f"another demo is running with the files in {data_dir / SESSION_DIR}; stop it "
+                "(Ctrl-C in its terminal) or give this one its own TASKMASTER_DATA_DIR"
+            ) from None
+        yield
 
 
 def on_surface(settings: Settings, surface: str) -> Settings:

@@ -62,6 +62,26 @@ async def test_demo_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
             assert f"127.0.0.1:{port}" in str(error) and "\n" not in str(error)
 
 
+async def test_a_second_demo_on_the_same_files_is_refused_and_the_first_keeps_them(
+    tmp_path: Path,
+) -> None:
+    env = {"TASKMASTER_DATA_DIR": str(tmp_path / "data")}
+    settings = load_settings(env, env_file=None)
+    async with demo_running(settings, env, port=0) as first:
+        remote = tmp_path / "data" / "demo" / "demo-remote" / ".git"
+        assert remote.is_dir()
+        try:
+            async with demo_running(settings, env, port=0):
+                raise AssertionError("a second demo started on the first one's files")
+        except SettingsError as error:
+            assert "another demo is running" in str(error) and "\n" not in str(error)
+        assert remote.is_dir()  # the first demo's files are still there
+        async with aiohttp.ClientSession() as session, session.get(first.url) as page:
+            assert page.status == 200
+    async with demo_running(settings, env, port=0):  # once the first stopped, all is well
+        assert remote.is_dir()
+
+
 async def test_demo_keeps_a_configured_model_and_never_talks_to_github(tmp_path: Path) -> None:
     scripts = ROOT / "examples" / "demo" / "scripts"
     env = {
