@@ -97,6 +97,8 @@ def tasks(view: RunView) -> dict[StepName, Task]:
     for step in STEPS:
         mark = view.marks[step]
         details = clip(view.line, MAX_DETAILS) if mark == "current" and view.line else None
+        if mark == "pending" and view.phase == "cancelled":
+            details = "Not run: the run was cancelled"
         output = None
         if step == "test" and view.tests is not None:
             output = clip(f"{view.tests.headline} ({view.tests.command})", MAX_DETAILS)

@@ -94,6 +94,12 @@ class _ShowDiff:
 
 
 @dataclass(frozen=True)
+class _EndStream:
+    """The run ended: on the agent surface its stream shows the last states first, so
+    the closing reply comes after them, not before a stream that reopens."""
+
+
+@dataclass(frozen=True)
 class _CloseCodeChannel:
     """The run ended: its summary in the code channel, which is then archived."""
 
@@ -102,6 +108,7 @@ _Op = (
     Milestone
     | _CreateRoot
     | _CreateProgress
+    | _EndStream
     | _RootPosted
     | _UploadDiff
     | _OpenCodeChannel
@@ -226,6 +233,8 @@ class ThreadReporter:
         changes = box.view.apply(event)
         if box.agent is not None:
             box.agent.observe(box.view)
+            if box.view.finished and changes.milestones:
+                box.queue.append(_EndStream())
         box.queue.extend(changes.milestones)
         box.root_dirty |= changes.root
         box.progress_dirty |= changes.progress
@@ -507,6 +516,9 @@ class ThreadReporter:
                 box.queue.insert(1, _UploadDiff(op))
                 if box.code is not None:
                     box.queue.insert(1, _ShowDiff(op))
+                return True
+            case _EndStream():
+                await self._agent.finish(view, run)
                 return True
             case _OpenCodeChannel() if box.code is not None:
                 await self._code.open(view, box.code)

@@ -120,6 +120,15 @@ async def test_agent_stop_cancels_a_running_run_and_closes_the_session(
         tasks = slack.stream(CHANNEL, last.ts).tasks
         assert tasks["workspace"]["status"] == "complete"
         assert all(t["status"] != "in_progress" for t in tasks.values())
+        assert tasks["implement"]["details"] == "Not run: the run was cancelled"
+        # The last states come before the reply that says how the run ended.
+        note = await eventually(
+            lambda: next(
+                (m for m in thread_of(slack, root) if "Nothing was pushed" in m.text), None
+            )
+        )
+        thread = [m.ts for m in thread_of(slack, root)]
+        assert thread.index(last.ts) < thread.index(note.ts)
 
 
 async def test_agent_stop_by_someone_else_is_refused_and_the_run_goes_on(
