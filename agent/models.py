@@ -103,6 +103,20 @@ class ReviewRequest(Model):
     # From review 2 on: what changed since the review before it (a diff between the two
     # reviewed trees), so a reviewer need not read the whole change again.
     since_last: str | None = None
+    # Set when `diff` was cut to TASKMASTER_MAX_REVIEW_DIFF_BYTES: the whole diff's size
+    # in bytes (the approval hash still covers the whole change).
+    diff_bytes: int | None = None
+
+    @property
+    def diff_note(self) -> str:
+        """What a surface says when the diff it shows is not the whole change."""
+        if self.diff_bytes is None:
+            return ""
+        return (
+            f"The diff is {self.diff_bytes / 1e6:.1f} MB; this review carries its first "
+            f"{len(self.diff.encode()) / 1e6:.1f} MB (TASKMASTER_MAX_REVIEW_DIFF_BYTES). "
+            "The file list above is the whole change."
+        )
 
 
 class ReviewDecision(Model):

@@ -89,6 +89,9 @@ class Settings(BaseModel):
     # a run keeps (characters): beyond them the model or the ticket is told so.
     max_file_bytes: int = Field(1_000_000, alias="TASKMASTER_MAX_FILE_BYTES", ge=1)
     max_ticket_chars: int = Field(50_000, alias="TASKMASTER_MAX_TICKET_CHARS", ge=1000)
+    max_review_diff_bytes: int = Field(
+        2_000_000, alias="TASKMASTER_MAX_REVIEW_DIFF_BYTES", ge=10_000
+    )
     # What a run may spend, and how long one model call or rate-limit wait may take.
     max_tokens: int = Field(5_000_000, alias="TASKMASTER_MAX_TOKENS", ge=1)
     max_minutes: float = Field(60.0, alias="TASKMASTER_MAX_MINUTES", gt=0)

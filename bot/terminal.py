@@ -116,6 +116,8 @@ def render_review(request: ReviewRequest, *, colour: bool = False) -> list[str]:
     lines.append(f"  tests: {tests.headline}" if tests else "  tests: no test command found")
     lines.append("")
     lines += [_colour_line(line) if colour else line for line in request.diff.splitlines()]
+    if request.diff_note:
+        lines += ["", f"  ⚠ {request.diff_note}"]
     return lines
 
 

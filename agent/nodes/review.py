@@ -19,6 +19,7 @@ from agent.changes import collect_change
 from agent.deps import Deps
 from agent.events import DecisionMade, Step, emit
 from agent.models import Plan, ReviewDecision, ReviewRequest, TestResult, Ticket
+from agent.review_size import fit_diff
 from agent.review_warnings import review_warnings
 from agent.reviewed_trees import diff_since
 from agent.state import Json, RunState
@@ -34,12 +35,17 @@ async def prepare_review(state: RunState, deps: Deps) -> Json:
         deps.redact(await diff_since(workspace, previous, change.tree)) if previous else None
     )
     tests = state.get("tests")
+    limit = deps.settings.max_review_diff_bytes
+    diff, diff_bytes = fit_diff(change.diff, limit)
+    if since_last is not None:
+        since_last, _ = fit_diff(since_last, limit)
     request = ReviewRequest(
         ticket=Ticket.model_validate(state["ticket"]),
         plan=Plan.model_validate(state["plan"]),
         iteration=iteration,
         revisions_left=max(deps.settings.max_revisions - (iteration - 1), 0),
-        diff=change.diff,
+        diff=diff,
+        diff_bytes=diff_bytes,
         diff_hash=change.diff_hash,
         files=change.files,
         tests=TestResult.model_validate(tests) if tests else None,

@@ -91,6 +91,11 @@ def _warnings(warnings: tuple[str, ...]) -> list[str]:
 def _preview(request: ReviewRequest) -> list[JSON]:
     """A short look at the change; from review 2 on, at what changed since the last one."""
     attached = f"The whole change is attached below as `{escape(diff_filename(request))}`."
+    if request.diff_note:
+        attached = (
+            f"The diff is attached below as `{escape(diff_filename(request))}`. "
+            f"{escape(request.diff_note)}"
+        )
     if request.since_last is not None:
         before = request.iteration - 1
         if not request.since_last.strip():
