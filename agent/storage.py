@@ -71,6 +71,28 @@ def storage_fault(exc: BaseException, data_dir: Path) -> StorageFault | None:
     return None
 
 
+def check_writable(data_dir: Path, db_path: Path | None, wait: float = 2.0) -> str | None:
+    """Why the data folder (and the SQLite file, if any) cannot be written now, or None.
+
+    For a health check: the folder's mount flags and free space, then a write lock on
+    the database taken and given back at once (waiting at most `wait` seconds).
+    """
+    if not _writable(data_dir):
+        return read_only(data_dir).message
+    if _is_full(data_dir):
+        return disk_full(data_dir).message
+    if db_path is None or not db_path.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(db_path, timeout=wait)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        fault = storage_fault(error, data_dir)
+        return fault.message if fault else f"the database cannot be written ({error})"
+    return None
+
+
 def read_only(data_dir: Path) -> StorageFault:
     return StorageFault(
         "read_only",

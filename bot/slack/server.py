@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol, TextIO, TypeVar
@@ -37,6 +37,7 @@ from agent.integrations import registry
 from agent.runs.manager import EventSink, RunManager, RunRefused
 from agent.runs.runtime import Role, open_runtime
 from agent.settings import Settings, SettingsError
+from agent.storage import check_writable
 from bot.signals import stop_on_signals
 from bot.slack.app import build_app
 from bot.slack.guard import request_guard
@@ -134,7 +135,7 @@ async def running_bot(
         secret = settings.slack_signing_secret
         assert secret is not None  # required above
         web_app.middlewares.append(request_guard(secret.get_secret_value(), EVENTS_PATH))
-        web_app.router.add_get(HEALTH_PATH, _healthz)
+        web_app.router.add_get(HEALTH_PATH, _health_check(settings))
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         try:
@@ -315,5 +316,15 @@ async def _post_missing_reviews(
         await reporter(run, ReviewRequested(interrupt_id=interrupt_id, request=request))
 
 
-async def _healthz(_: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+def _health_check(settings: Settings) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """GET /healthz: 503 while the data folder or the SQLite database cannot be written
+    (read-only, full, locked), so a supervisor restarts or alerts; 200 otherwise."""
+    db_path = settings.db_path if settings.database_url is None else None
+
+    async def healthz(_: web.Request) -> web.Response:
+        problem = await asyncio.to_thread(check_writable, settings.data_dir, db_path)
+        if problem is not None:
+            return web.json_response({"ok": False, "error": problem}, status=503)
+        return web.json_response({"ok": True})
+
+    return healthz

@@ -16,8 +16,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from tests.bot.conftest import StartBot
 from tests.cli import run_cli
 from tests.kills import Home, clean_env, reach_review
 
@@ -122,3 +124,33 @@ async def test_a_full_disk_is_said_and_the_run_goes_on_after(tmp_path: Path) -> 
         assert "is full" in said and "free some space" in said
         filler.unlink()
         await _delivers(home, run_id)
+
+
+async def test_the_health_check_fails_while_the_database_cannot_be_written(
+    start_bot: StartBot, data_dir: Path
+) -> None:
+    async def health(url: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http, http.get(url) as answer:
+            return answer.status, str((await answer.json()).get("error", ""))
+
+    async with start_bot() as bot:
+        assert await health(bot.health_url) == (200, "")
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            HOLD_LOCK,
+            str(data_dir / "taskmaster.db"),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert holder.stdout is not None
+            assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"locked\n"
+            status, error = await health(bot.health_url)
+            assert status == 503 and f"locked by process {holder.pid}" in error
+        finally:
+            holder.kill()
+            await holder.wait()
+        with read_only(data_dir):
+            status, error = await health(bot.health_url)
+            assert status == 503 and "is read-only" in error
+        assert await health(bot.health_url) == (200, "")
