@@ -87,7 +87,7 @@ class Settings(BaseModel):
     max_steps: int = Field(60, alias="TASKMASTER_MAX_STEPS", ge=1)
     # Size limits: the largest file the model may write (bytes), and the ticket text
     # a run keeps (characters): beyond them the model or the ticket is told so.
-    max_file_bytes: int = Field(1_000_000, alias="TASKMASTER_MAX_FILE_BYTES", ge=1)
+    max_file_bytes: int = Field(4_000_000, alias="TASKMASTER_MAX_FILE_BYTES", ge=1)
     max_ticket_chars: int = Field(50_000, alias="TASKMASTER_MAX_TICKET_CHARS", ge=1000)
     max_review_diff_bytes: int = Field(
         2_000_000, alias="TASKMASTER_MAX_REVIEW_DIFF_BYTES", ge=10_000

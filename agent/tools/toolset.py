@@ -144,7 +144,7 @@ class ToolContext:
     # Applied to everything a tool returns: a secret's value never reaches the model.
     redact: Callable[[str], str] = _as_is
     # The largest file write_file and edit_file may leave (TASKMASTER_MAX_FILE_BYTES).
-    max_file_bytes: int = 1_000_000
+    max_file_bytes: int = 4_000_000
 
 
 @dataclass(frozen=True)
