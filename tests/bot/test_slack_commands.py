@@ -154,7 +154,9 @@ async def test_commands_cancel_stops_run_and_closes_review(
     assert action_ids(slack.message(CHANNEL, root.ts)) == []
     await eventually(lambda: "Run cancelled by <@U_BEN>" in text_at(slack, review.ts))
     assert action_ids(slack.message(CHANNEL, review.ts)) == []
-    assert any("Cancelled the run for TASK-101" in e.text for e in slack.ephemerals)
+    await eventually(
+        lambda: any("Cancelled the run for TASK-101" in e.text for e in slack.ephemerals)
+    )
 
     _no_tracebacks(slack)
     assert_valid_block_kit(slack)
