@@ -384,3 +384,28 @@ async def test_a_worker_stopped_with_sigterm_hands_its_run_to_another(
     texts = [m.text for m in thread_of(slack, root) if m.text]
     assert len(texts) == len(set(texts)), texts
     assert len(reviews_in(slack, root)) == 1
+
+
+async def test_a_worker_killed_as_its_push_lands_leaves_one_pull_request(
+    cluster: Cluster, slack: LocalSlack, postgres_url: str, demo_env: dict[str, str]
+) -> None:
+    """SIGKILL the driving worker the moment the branch reaches the remote (between
+    `push` and `open_pull_request`, or at worst just after): the run is continued by
+    the other worker and opens exactly one pull request."""
+    await cluster.via(0).slash_command("TASK-101")
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    review = await eventually(lambda: open_review(slack, root), within=60, what="the review")
+    await cluster.via(1).click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
+    heads = Path(demo_env["TASKMASTER_REPO"]) / ".git" / "refs" / "heads" / "taskmaster"
+
+    async def pushed() -> bool:
+        return heads.is_dir() and any(heads.iterdir())
+
+    await until(pushed, 60, "the branch to reach the remote")
+    owner = (await _run_row(postgres_url, "TASK-101"))["owner"]
+    if owner:  # still driven: kill its worker now
+        pid = int(str(owner).split(":")[1])
+        [victim] = [w for w in cluster.workers if w.pid == pid]
+        os.killpg(victim.pid, signal.SIGKILL)
+    await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60, what="Done")
+    assert len(pull_requests(Path(demo_env["TASKMASTER_DATA_DIR"]))) == 1
