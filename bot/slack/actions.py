@@ -92,13 +92,13 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if refused is not None:
             await _tell(respond, refused)
 
-    app.action(ids.APPROVE)(on_approve)
-    app.action(ids.REJECT)(on_reject)
-    app.action(ids.REVISE)(on_revise)
-    app.action(ids.CANCEL)(on_cancel)
-    app.action(ids.RETRY)(on_retry)
-    app.action(ids.START_ANYWAY)(on_start_anyway)
-    app.action(ids.NEVER_MIND)(on_never_mind)
+    app.action(ids.APPROVE)(deps.after_ack(on_approve))
+    app.action(ids.REJECT)(deps.after_ack(on_reject))
+    app.action(ids.REVISE)(deps.after_ack(on_revise))
+    app.action(ids.CANCEL)(deps.after_ack(on_cancel))
+    app.action(ids.RETRY)(deps.after_ack(on_retry))
+    app.action(ids.START_ANYWAY)(deps.after_ack(on_start_anyway))
+    app.action(ids.NEVER_MIND)(deps.after_ack(on_never_mind))
 
 
 class _Click:

@@ -26,6 +26,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from agent.runs.manager import RunManager
 from agent.settings import Settings
 from bot.slack import actions, code_commands, commands, conversation, sessions, views
+from bot.slack.after_ack import AfterAck
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import FeedbackContext
 from bot.slack.reporter import ThreadReporter
@@ -98,12 +99,12 @@ def build_app(
         client=client,
         authorize=authorize,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        process_before_response=False,
+        process_before_response=True,  # answered at each listener's ack: see after_ack
         request_verification_enabled=True,
         logger=BOLT_LOG,
     )
     reporter.attach(client, manager.store, threads)
-    deps = SlackDeps(settings, manager, reporter, threads)
+    deps = SlackDeps(settings, manager, reporter, threads, AfterAck(on_error))
     commands.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps)

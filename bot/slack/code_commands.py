@@ -35,7 +35,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await respond(text=refused, response_type="ephemeral")
 
     for name in (APPROVE, REVISE, CANCEL):
-        app.command(f"/{name}")(on_command)
+        app.command(f"/{name}")(deps.after_ack(on_command))
 
 
 async def run_command(

@@ -64,7 +64,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             case _:
                 await ack(text=USAGE)
 
-    app.command("/taskmaster")(on_command)
+    app.command("/taskmaster")(deps.after_ack(on_command))
 
 
 async def start_run(

@@ -43,8 +43,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def on_reaction(event: dict[str, Any], client: AsyncWebClient) -> None:
         await _reacted(deps, client, event)
 
-    app.event("message")(on_message)
-    app.event("reaction_added")(on_reaction)
+    app.event("message")(deps.after_ack(on_message))
+    app.event("reaction_added")(deps.after_ack(on_reaction))
 
 
 async def _replied(deps: SlackDeps, client: AsyncWebClient, event: dict[str, Any]) -> None:

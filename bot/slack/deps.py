@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from agent.runs.manager import RunManager
 from agent.runs.records import RunRecord
 from agent.settings import Settings
+from bot.slack.after_ack import AfterAck
 from bot.slack.reporter import ThreadReporter
 from bot.slack.reviewers import Reviewers
 from bot.slack.threads import ThreadStore
@@ -18,6 +19,7 @@ class SlackDeps:
     manager: RunManager
     reporter: ThreadReporter
     threads: ThreadStore  # where each run shows in Slack
+    after_ack: AfterAck  # wraps every listener: Slack gets the ack, the rest runs on
 
     async def run_at(self, channel: str, root_ts: str) -> RunRecord | None:
         """The run whose thread starts at this message, if any."""

@@ -25,7 +25,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def on_stopped(event: dict[str, Any], client: AsyncWebClient) -> None:
         await stopped(deps, client, event)
 
-    app.event("agent_session_stopped")(on_stopped)
+    app.event("agent_session_stopped")(deps.after_ack(on_stopped))
 
 
 async def stopped(deps: SlackDeps, client: AsyncWebClient, event: dict[str, Any]) -> None:

@@ -33,8 +33,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     ) -> None:
         await _submitted(deps, ack, body, view, client, "reject")
 
-    app.view(ids.FEEDBACK_VIEW)(on_feedback)
-    app.view(ids.REJECT_VIEW)(on_reject)
+    app.view(ids.FEEDBACK_VIEW)(deps.after_ack(on_feedback))
+    app.view(ids.REJECT_VIEW)(deps.after_ack(on_reject))
 
 
 async def _submitted(
