@@ -25,7 +25,7 @@ AFTER = "nothing was lost: once it is fixed, `taskmaster resume RUN` continues a
 
 
 class StorageFault(TaskmasterError):
-    """The data folder cannot be written: `problem` is read_only, disk_full or locked."""
+    """The data cannot be stored: `problem` is read_only, disk_full, locked or unreachable."""
 
     def __init__(self, problem: str, message: str, holder: int | None = None) -> None:
         self.problem = problem
@@ -114,6 +114,15 @@ def locked(db_path: Path) -> StorageFault:
         "locked",
         f"the database {db_path} is locked by {who}: stop it or let it finish; {AFTER}",
         holder,
+    )
+
+
+def unreachable(where: str, why: str) -> StorageFault:
+    """TASKMASTER_DATABASE_URL names a server that does not answer, or refuses us."""
+    return StorageFault(
+        "unreachable",
+        f"the database at {where} (TASKMASTER_DATABASE_URL) cannot be used: {why}; "
+        f"check that PostgreSQL runs there and the URL is right; {AFTER}",
     )
 
 

@@ -26,6 +26,7 @@ from agent.runs.records import HolderAlive, RunRecord, TicketBusy
 from agent.usage import RunUsage
 
 CONNECT_TIMEOUT_S = 30.0
+PROBE_TIMEOUT_S = 10  # libpq's connect_timeout: whole seconds
 LOCK_RETRY_S = 0.05
 MIGRATION_LOCK = 0x7A5C_0001  # pg_advisory_lock key of the registry's migrations
 
@@ -94,7 +95,12 @@ async def advisory_lock(conn: psycopg.AsyncConnection[Any], key: int) -> AsyncIt
 
 
 async def open_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool:
-    """A pool of autocommit connections to TASKMASTER_DATABASE_URL, opened and checked."""
+    """A pool of autocommit connections to TASKMASTER_DATABASE_URL, opened and checked.
+
+    One connection is tried first: the pool would retry a refused or misspelt server
+    for its whole timeout and then say only that it timed out.
+    """
+    await _reachable(url)
     pool = AsyncConnectionPool(
         url,
         min_size=1,
@@ -105,6 +111,23 @@ async def open_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool:
     )
     await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
     return pool
+
+
+async def _reachable(url: str) -> None:
+    """Raise a `StorageFault` naming the server (never the password) and what it said."""
+    from agent.storage import unreachable
+
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise unreachable("TASKMASTER_DATABASE_URL", "it is not a PostgreSQL URL") from None
+    where = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+    try:
+        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=PROBE_TIMEOUT_S)
+    except psycopg.Error as error:
+        lines = str(error).strip().splitlines()
+        raise unreachable(where, lines[0] if lines else type(error).__name__) from None
+    await connection.close()
 
 
 class PostgresRunStore:

@@ -8,7 +8,9 @@ import os
 import pty
 import shlex
 import signal
+import socket
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -246,6 +248,21 @@ async def test_cli_unknown_ticket_is_one_line_and_leaves_no_run(cli: Cli) -> Non
     assert "resume" not in result.out + result.err  # nothing to resume: no run was made
     assert "Traceback" not in result.out + result.err
     assert await cli.runs() == []
+
+
+async def test_cli_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    with socket.socket() as listening:  # a port where nothing listens once it is closed
+        listening.bind(("127.0.0.1", 0))
+        port = listening.getsockname()[1]
+    url = f"postgresql://postgres:not-this-secret@127.0.0.1:{port}/test"
+    cli = Cli(tmp_path, {"TASKMASTER_DATABASE_URL": url})
+    started = time.monotonic()
+    result = await cli("runs")
+    assert result.code == 75, result.err  # EX_TEMPFAIL: a supervisor tries again
+    assert time.monotonic() - started < 25  # not the pool's 30 s of retries
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+    assert f"127.0.0.1:{port}/test (TASKMASTER_DATABASE_URL)" in result.err
+    assert "not-this-secret" not in result.out + result.err
 
 
 async def test_cli_missing_setting_stops_with_one_line(cli: Cli) -> None:
