@@ -4,6 +4,7 @@ repository run end to end leaves no secret anywhere TaskMaster writes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -168,10 +169,13 @@ async def test_a_hostile_repository_leaves_no_secret_anywhere_taskmaster_writes(
     assert "Waiting for review" in result.out
     database = (home / ".taskmaster" / "taskmaster.db").read_bytes()
     wal = home / ".taskmaster" / "taskmaster.db-wal"
-    stored = database + (wal.read_bytes() if wal.exists() else b"")
-    assert b"HOSTILE-RAN no secret to sign with" in stored
-    assert b"bot unreachable" in stored
-    assert b"token=***" in stored  # leak.txt as the model read it
+    # The file's bytes (free pages too), and each value whole: a long value runs over
+    # SQLite's overflow pages, whose headers may split a phrase in the file's bytes.
+    values_stored = _every_value(home / ".taskmaster" / "taskmaster.db")
+    stored = database + (wal.read_bytes() if wal.exists() else b"") + values_stored
+    assert b"HOSTILE-RAN no secret to sign with" in values_stored
+    assert b"bot unreachable" in values_stored
+    assert b"token=***" in values_stored  # leak.txt as the model read it
     values = [*canaries.values(), "canary-dotenv-e2e-66", "canary-home-e2e-77"]
     values.append("canary-other-e2e-88")
     for value in values:
@@ -181,3 +185,20 @@ async def test_a_hostile_repository_leaves_no_secret_anywhere_taskmaster_writes(
         rows = " ".join(str(row) for row in db.execute("SELECT * FROM runs"))
     for value in values:
         assert value not in rows
+
+
+def _every_value(path: Path) -> bytes:
+    """Every text and blob value of every table, each whole."""
+    found: list[bytes] = []
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        tables = [
+            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        for table in tables:
+            for row in db.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    if isinstance(value, bytes):
+                        found.append(value)
+                    elif isinstance(value, str):
+                        found.append(value.encode())
+    return b"\n".join(found)
