@@ -1,11 +1,19 @@
-"""A fake GitHub REST API: one repository (cloned from a real local git URL) and its pulls."""
+"""A fake GitHub REST API: one repository (cloned from a real local git URL) and its pulls.
+
+Creating a pull request is refused as GitHub refuses it (422 "Validation Failed"):
+a missing field, a head branch the repository does not have, or a second open pull
+request for the same head.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from aiohttp import web
 
+from agent.git import git
 from tests.fakes import FakeServer
 
 DOCS = "https://docs.github.com/rest"
@@ -88,6 +96,12 @@ class FakeGitHub(FakeServer):
                 422,
                 errors=[{"field": f, "code": "missing_field"} for f in missing],
             )
+        if not await self._has_branch(data["head"]):
+            return _error(
+                "Validation Failed",
+                422,
+                errors=[{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+            )
         label = f"{self.owner}:{data['head']}"
         if any(p["head"]["label"] == label and p["state"] == "open" for p in self.pulls):
             message = f"A pull request already exists for {label}."
@@ -111,3 +125,18 @@ class FakeGitHub(FakeServer):
         }
         self.pulls.append(pull)
         return web.json_response(pull, status=201)
+
+    async def _has_branch(self, branch: str) -> bool:
+        """Whether the repository has `branch` (checked when it is a local one)."""
+        url = urlparse(self.clone_url)
+        if url.scheme != "file":
+            return True
+        found = await git(
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/heads/{branch}",
+            cwd=Path(unquote(url.path)),
+            check=False,
+        )
+        return bool(found.strip())

@@ -3,7 +3,9 @@
 Everything is real: the processes are `python -m bot.cli serve|worker` on one database
 (each test its own schema), LocalSlack delivers Slack's requests to either `serve`
 over signed HTTP, the workers drive the demo's runs with the scripted model (paced,
-so a run is still working when a test acts on it) and write the threads.
+so a run is still working when a test acts on it) and write the threads, and they
+deliver to the fake GitHub (a real HTTP server, which refuses what GitHub refuses)
+in front of the demo's git repository.
 """
 
 from __future__ import annotations
@@ -29,15 +31,17 @@ from tests.bot.support import (
     CHANNEL,
     eventually,
     open_review,
-    pull_requests,
+    remote_branches,
     reviews_in,
     root_of,
     text_at,
     thread_of,
 )
 from tests.cli import spawn_cli
+from tests.fakes.github import FakeGitHub
 
 PEOPLE = ("U_ANA", "U_BEN", "U_CHO")  # LocalSlack's workspace
+GITHUB_TOKEN = "gh-token-many"
 WORKER_TIMEOUT = 3.0  # TASKMASTER_WORKER_TIMEOUT for these tests: the bound they check
 
 
@@ -103,6 +107,7 @@ class Cluster:
     env: dict[str, str]
     home: Path
     slack: LocalSlack
+    remote: Path  # the repository behind GitHub
     serves: list[str] = field(default_factory=list)  # their request URLs
     workers: list[asyncio.subprocess.Process] = field(default_factory=list)
     procs: list[asyncio.subprocess.Process] = field(default_factory=list)
@@ -181,8 +186,20 @@ async def slack() -> AsyncIterator[LocalSlack]:
 
 
 @pytest.fixture
+async def github(demo_env: dict[str, str]) -> AsyncIterator[FakeGitHub]:
+    """GitHub in front of the demo's repository: the pushes land in it, the pulls here."""
+    remote = Path(demo_env["TASKMASTER_REPO"])
+    async with FakeGitHub(remote.as_uri(), repository="acme/tasktrack", token=GITHUB_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
 async def cluster(
-    demo_env: dict[str, str], postgres_url: str, slack: LocalSlack, tmp_path: Path
+    demo_env: dict[str, str],
+    postgres_url: str,
+    slack: LocalSlack,
+    github: FakeGitHub,
+    tmp_path: Path,
 ) -> AsyncIterator[Cluster]:
     base = {
         k: v
@@ -200,8 +217,11 @@ async def cluster(
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
+        "GITHUB_REPOSITORY": f"{github.owner}/{github.name}",
+        "GITHUB_TOKEN": GITHUB_TOKEN,
+        "GITHUB_API_URL": github.url,
     }
-    running = Cluster(env, tmp_path, slack)
+    running = Cluster(env, tmp_path, slack, Path(demo_env["TASKMASTER_REPO"]))
     try:
         await asyncio.gather(running.start_serve(), running.start_serve())
         await asyncio.gather(running.start_worker(), running.start_worker())
@@ -248,7 +268,7 @@ async def _run_row(url: str, ticket: str) -> dict[str, object]:
 
 
 async def test_two_serves_two_workers_carry_a_run_from_command_to_pull_request(
-    cluster: Cluster, slack: LocalSlack, demo_env: dict[str, str]
+    cluster: Cluster, slack: LocalSlack, github: FakeGitHub
 ) -> None:
     balancer = await cluster.balanced()  # each request to the next serve
     await slack.slash_command("TASK-101")
@@ -263,7 +283,7 @@ async def test_two_serves_two_workers_carry_a_run_from_command_to_pull_request(
     click = await slack.click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
     assert click.acked_in_time and balancer.sent >= 4  # and the Events API's deliveries
     await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60, what="Done")
-    assert len(pull_requests(Path(demo_env["TASKMASTER_DATA_DIR"]))) == 1
+    assert len(github.pulls) == 1
     assert len(slack.messages(CHANNEL)) == 1  # one root message
     thread = thread_of(slack, root)
     assert len(reviews_in(slack, root)) == 2
@@ -325,7 +345,7 @@ async def test_a_sigkilled_workers_run_continues_on_another_within_the_bound(
 
 
 async def test_twenty_approve_clicks_over_both_serves_deliver_once(
-    cluster: Cluster, slack: LocalSlack, demo_env: dict[str, str]
+    cluster: Cluster, slack: LocalSlack, github: FakeGitHub
 ) -> None:
     balancer = await cluster.balanced()
     await slack.slash_command("TASK-101")
@@ -337,7 +357,7 @@ async def test_twenty_approve_clicks_over_both_serves_deliver_once(
     assert all(click.status == 200 for click in clicks)
     assert balancer.sent >= 21  # the command and the clicks, spread over both
     await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60, what="Done")
-    assert len(pull_requests(Path(demo_env["TASKMASTER_DATA_DIR"]))) == 1
+    assert len(github.pulls) == 1
     approved = [m for m in thread_of(slack, root) if "Approved by" in m.text]
     assert len(approved) <= 1
     refused = [e for e in slack.ephemerals if "Already approved" in e.text]
@@ -386,26 +406,38 @@ async def test_a_worker_stopped_with_sigterm_hands_its_run_to_another(
     assert len(reviews_in(slack, root)) == 1
 
 
-async def test_a_worker_killed_as_its_push_lands_leaves_one_pull_request(
-    cluster: Cluster, slack: LocalSlack, postgres_url: str, demo_env: dict[str, str]
+@pytest.mark.parametrize("after", [False, True], ids=["before-github-made-it", "answer-lost"])
+async def test_a_worker_killed_between_push_and_pull_request_leaves_one(
+    cluster: Cluster, slack: LocalSlack, postgres_url: str, github: FakeGitHub, after: bool
 ) -> None:
-    """SIGKILL the driving worker the moment the branch reaches the remote (between
-    `push` and `open_pull_request`, or at worst just after): the run is continued by
-    the other worker and opens exactly one pull request."""
+    """SIGKILL the driving worker while GitHub holds its `POST .../pulls`: the branch is
+    pushed and the pull request is being asked for. Either GitHub never made it (the
+    request dies with the worker) or it made it and the answer was lost; the other
+    worker continues the run and there is exactly one pull request."""
+    held = github.hold("POST", github.pulls_path, after=after)
     await cluster.via(0).slash_command("TASK-101")
     root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
     review = await eventually(lambda: open_review(slack, root), within=60, what="the review")
     await cluster.via(1).click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
-    heads = Path(demo_env["TASKMASTER_REPO"]) / ".git" / "refs" / "heads" / "taskmaster"
+    await asyncio.wait_for(held.arrived.wait(), 60)  # inside open_pull_request
 
-    async def pushed() -> bool:
-        return heads.is_dir() and any(heads.iterdir())
+    [asked] = github.to("POST", github.pulls_path)
+    branch = asked.body["head"]
+    assert branch in await remote_branches(cluster.remote)  # `push` is done
+    owner = str((await _run_row(postgres_url, "TASK-101"))["owner"])
+    [victim] = [w for w in cluster.workers if w.pid == int(owner.split(":")[1])]
+    os.killpg(victim.pid, signal.SIGKILL)
+    await asyncio.wait_for(victim.wait(), 10)
+    (held.release if after else held.drop)()  # answered to nobody
 
-    await until(pushed, 60, "the branch to reach the remote")
-    owner = (await _run_row(postgres_url, "TASK-101"))["owner"]
-    if owner:  # still driven: kill its worker now
-        pid = int(str(owner).split(":")[1])
-        [victim] = [w for w in cluster.workers if w.pid == pid]
-        os.killpg(victim.pid, signal.SIGKILL)
     await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60, what="Done")
-    assert len(pull_requests(Path(demo_env["TASKMASTER_DATA_DIR"]))) == 1
+    [pull] = github.pulls
+    assert pull["head"]["ref"] == branch and pull["state"] == "open"
+    # Made once: the other worker found it (answer lost) or asked again (never made).
+    assert len(github.to("POST", github.pulls_path)) == (1 if after else 2)
+    assert await remote_branches(cluster.remote) == [branch]
+    said = [m for m in thread_of(slack, root) if m.text.startswith("Pull request opened")]
+    assert [m.text for m in said] == [f"Pull request opened: {pull['html_url']}"]
+    assert pull["html_url"] in text_at(slack, root.ts)
+    texts = [m.text for m in thread_of(slack, root) if m.text]
+    assert len(texts) == len(set(texts)), texts

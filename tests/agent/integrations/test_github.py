@@ -38,7 +38,7 @@ def _run_git(*args: str, cwd: Path | None = None) -> str:
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
-    """A bare repository with one commit on `main`, as GitHub's side of the clone."""
+    """A bare repository with one commit on `main` (and BRANCH), as GitHub's side."""
     bare = tmp_path / "remote.git"
     seed = tmp_path / "seed"
     _run_git("init", "--bare", "--initial-branch=main", str(bare))
@@ -47,6 +47,7 @@ def remote(tmp_path: Path) -> Path:
     _run_git("add", "README.md", cwd=seed)
     _run_git("commit", "-m", "initial", cwd=seed)
     _run_git("push", str(bare), "main", cwd=seed)
+    _run_git("push", str(bare), f"main:refs/heads/{BRANCH}", cwd=seed)  # a pull request's head
     return bare
 
 
@@ -215,6 +216,19 @@ async def test_github_lost_answer_then_already_exists_reuses_the_pull_request(
     assert pull.number == 1
     assert len(github.pulls) == 1
     assert len(github.to("POST", github.pulls_path)) == 2
+
+
+async def test_github_pull_request_from_a_branch_never_pushed_is_refused_not_opened(
+    github: FakeGitHub, http: aiohttp.ClientSession
+) -> None:
+    with pytest.raises(TaskmasterError) as caught:
+        await host(github, http).open_pull_request(
+            branch="taskmaster/never-pushed", base="main", title="T", body=""
+        )
+
+    assert caught.value.kind == ErrorKind.INVALID_INPUT
+    assert "taskmaster/never-pushed" in str(caught.value)
+    assert github.pulls == []
 
 
 async def test_github_refused_token_is_auth_naming_the_setting_without_the_token(
