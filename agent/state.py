@@ -11,12 +11,18 @@ step added (the step's writes), and the whole list only every `SNAPSHOT_EVERY`
 updates; reading a checkpoint replays the writes since the last snapshot. Storing the
 whole list at every step made a run's checkpoint bytes grow with the square of its
 tool calls (200 MB for 300 calls; `bench/checkpoints.py`).
+
+The few large values written once or twice a run (the ticket, the repository's
+guide, the plan, the review) are `DeltaChannel`s too, keeping the latest write
+(`written_once`): stored in the step that wrote them, not again in each of the
+hundreds of checkpoints after it. Before a first write such a channel reads as an
+empty value (`{}` or `""`), never as missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, get_type_hints
 
 from langchain_core.messages import AnyMessage
 from langgraph.channels import DeltaChannel
@@ -40,29 +46,46 @@ def add_message_batches(messages: Messages, batches: Sequence[Messages]) -> Mess
     return messages
 
 
-def conversation_channel() -> DeltaChannel[list[AnyMessage]]:
-    """The `messages` channel as the graph declares it (for pruning, which rebuilds it)."""
-    channel: DeltaChannel[list[AnyMessage]] = DeltaChannel(
-        add_message_batches, list, snapshot_frequency=SNAPSHOT_EVERY
-    )
-    channel.key = "messages"
-    return channel
+def latest(value: Any, writes: Sequence[Any]) -> Any:
+    """The last write wins, as for a plain channel (batching-invariant, as `DeltaChannel`
+    requires: folding writes in one batch or several keeps the same last one)."""
+    return writes[-1] if writes else value
+
+
+def written_once(kind: type[Any]) -> DeltaChannel[Any]:
+    """A channel for a large value a run writes once or twice: kept in the writes of
+    the step that set it, not copied into every later checkpoint. `snapshot_frequency=1`
+    also stores it whole in that step's checkpoint, where reading stops its walk."""
+    return DeltaChannel(latest, kind, snapshot_frequency=1)
+
+
+def delta_channels() -> dict[str, DeltaChannel[Any]]:
+    """Fresh copies of the state's `DeltaChannel`s by name, as the graph declares them
+    (for pruning, which rebuilds their values into one whole checkpoint)."""
+    channels = {}
+    for name, hint in get_type_hints(RunState, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, DeltaChannel):
+                channel = meta.copy()
+                channel.key = name
+                channels[name] = channel
+    return channels
 
 
 class RunState(TypedDict, total=False):
     run_id: str
     ticket_key: str
-    ticket: Json
+    ticket: Annotated[Json, written_once(dict)]
     # workspace
     workspace: str
     branch: str
     base_branch: str
     base_sha: str
-    repo_guide: str
+    repo_guide: Annotated[str, written_once(str)]
     test_command: str | None
     repo_env: dict[str, str]  # the repository's `Environment:` variables for its commands
     # the work
-    plan: Json
+    plan: Annotated[Json, written_once(dict)]
     messages: Annotated[
         list[AnyMessage], DeltaChannel(add_message_batches, snapshot_frequency=SNAPSHOT_EVERY)
     ]
@@ -78,7 +101,7 @@ class RunState(TypedDict, total=False):
     token_scale: float
     # review
     iteration: int
-    review: Json | None
+    review: Annotated[Json, written_once(dict)]
     review_tree: str | None  # the tree the last review showed: the next shows what changed
     decision: Json | None
     rejection_comment_id: str | None

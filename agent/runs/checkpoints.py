@@ -4,11 +4,12 @@
 commit mode while a run delivers); the registry (`agent/integrations/registry.py`)
 chooses SQLite or PostgreSQL by settings.
 
-The conversation is a `DeltaChannel` (`agent/state.py`): most checkpoints hold only
-what their step added, and reading one replays the writes of its ancestors back to
-the last full copy. So pruning a finished run first makes its latest checkpoint (what
-`aget_state` reads) whole, with the conversation in it, and then deletes the rest: the
-run keeps one checkpoint, which needs no other row. The space the rows held is given
+The conversation and the large values written once are `DeltaChannel`s
+(`agent/state.py`): most checkpoints hold only what their step added, and reading one
+replays the writes of its ancestors back to the last full copy. So pruning a finished
+run first makes its latest checkpoint (what `aget_state` reads) whole, with those
+values in it, and then deletes the rest: the run keeps one checkpoint, which needs no
+other row. The space the rows held is given
 back by VACUUM once the free pages pass `VACUUM_AT` of the file.
 
 The connection runs in WAL mode with `synchronous=NORMAL`: see "Durability" in
@@ -35,7 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from agent.runs.pg_store import advisory_lock, open_pool
 from agent.runs.store import BUSY_TIMEOUT_S
-from agent.state import conversation_channel
+from agent.state import delta_channels
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,30 @@ def thread_id(run_id: str) -> str:
     return f"run-{run_id}"
 
 
+class SqliteSaver(AsyncSqliteSaver):
+    """LangGraph's SQLite saver, with channel versions of 10 digits.
+
+    Every checkpoint stores each channel's version, and each node's last seen
+    versions: about 40 of them. The stock format (`<32 digits>.<16-digit random>`,
+    49 characters) made them a third of a checkpoint's bytes. The random part serves
+    savers that store channel values under their version (PostgreSQL's blobs table);
+    this one stores each checkpoint whole, and versions are only compared. Versions
+    are compared as strings: a 10-digit one sorts after every 32-digit one of a run
+    checkpointed before this change (its first non-zero digit comes earlier), so such
+    a run resumes in order."""
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        number = 0 if current is None else int(str(current).split(".")[0])
+        return f"{number + 1:010}"
+
+
 @asynccontextmanager
 async def open_checkpointer(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
     path.parent.mkdir(parents=True, exist_ok=True)
     async with aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S) as conn:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        saver = AsyncSqliteSaver(conn)
+        saver = SqliteSaver(conn)
         await saver.setup()
         try:
             yield saver
@@ -148,9 +166,9 @@ class SyncMode:
 
 async def prune_postgres(saver: AsyncPostgresSaver, pool: AsyncConnectionPool, run_id: str) -> int:
     """`prune` on PostgreSQL: the saver's own `aprune(keep_latest)` refuses threads with
-    a DeltaChannel, so the same steps as on SQLite, in one transaction. The whole
-    conversation becomes the latest checkpoint's blob for its version (what the saver
-    reads with no walk), then the other checkpoints, their writes and the blobs no
+    a DeltaChannel, so the same steps as on SQLite, in one transaction. Each rebuilt
+    channel's whole value becomes the latest checkpoint's blob for its version (what
+    the saver reads with no walk), then the other checkpoints, their writes and the blobs no
     kept checkpoint names go."""
     thread = thread_id(run_id)
     config: RunnableConfig = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
@@ -158,10 +176,9 @@ async def prune_postgres(saver: AsyncPostgresSaver, pool: AsyncConnectionPool, r
     if latest is None:
         return 0
     latest_id = latest.config["configurable"]["checkpoint_id"]
-    whole = await _whole(saver, latest.config, latest.checkpoint)
+    whole, rebuilt = await _whole(saver, latest.config, latest.checkpoint)
     async with pool.connection() as conn, conn.transaction():
-        if whole is not None:
-            name = conversation_channel().key
+        for name in rebuilt:
             version = str(latest.checkpoint["channel_versions"][name])
             kind, blob = saver.serde.dumps_typed(whole["channel_values"][name])
             await conn.execute(
@@ -198,9 +215,9 @@ async def prune(saver: AsyncSqliteSaver, run_id: str) -> int:
     if latest is None:
         return 0
     latest_id = latest.config["configurable"]["checkpoint_id"]
-    whole = await _whole(saver, latest.config, latest.checkpoint)
+    whole, rebuilt = await _whole(saver, latest.config, latest.checkpoint)
     async with saver.lock:
-        if whole is not None:
+        if rebuilt:
             kind, blob = saver.serde.dumps_typed(whole)
             await saver.conn.execute(
                 "UPDATE checkpoints SET type = ?, checkpoint = ? "
@@ -222,18 +239,26 @@ async def prune(saver: AsyncSqliteSaver, run_id: str) -> int:
 
 async def _whole(
     saver: BaseCheckpointSaver[str], config: RunnableConfig, checkpoint: Any
-) -> dict[str, Any] | None:
-    """`checkpoint` with its conversation stored in it, or None when it already is."""
-    channel = conversation_channel()
-    name = channel.key
-    if name not in checkpoint["channel_versions"] or name in checkpoint["channel_values"]:
-        return None
-    history = (await saver.aget_delta_channel_history(config=config, channels=[name]))[name]
-    rebuilt = channel.from_checkpoint(history.get("seed"))
-    rebuilt.replay_writes(history["writes"])
-    # A plain value is how a full copy was stored before the channel kept deltas;
-    # LangGraph reads it as the channel's value, with no walk.
-    return {**checkpoint, "channel_values": {**checkpoint["channel_values"], name: rebuilt.get()}}
+) -> tuple[dict[str, Any], list[str]]:
+    """`checkpoint` with the values of its `DeltaChannel`s stored in it, and the names
+    of those it had to rebuild from its ancestors' writes."""
+    specs = delta_channels()
+    names = [
+        name
+        for name in specs
+        if name in checkpoint["channel_versions"] and name not in checkpoint["channel_values"]
+    ]
+    if not names:
+        return checkpoint, []
+    histories = await saver.aget_delta_channel_history(config=config, channels=names)
+    values = dict(checkpoint["channel_values"])
+    for name in names:
+        channel = specs[name].from_checkpoint(histories[name].get("seed"))
+        channel.replay_writes(histories[name]["writes"])
+        # A plain value is how a full copy was stored before the channel kept deltas;
+        # LangGraph reads it as the channel's value, with no walk.
+        values[name] = channel.get()
+    return {**checkpoint, "channel_values": values}, names
 
 
 async def _vacuum_if_worth_it(conn: aiosqlite.Connection) -> None:
