@@ -25,10 +25,11 @@ import pytest
 from aiohttp import web
 
 from bot.slack import ids
-from localslack import LocalSlack
+from localslack import LocalSlack, Message
 from tests.bot.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.bot.support import (
     CHANNEL,
+    block_text,
     eventually,
     open_review,
     remote_branches,
@@ -267,6 +268,26 @@ async def _run_row(url: str, ticket: str) -> dict[str, object]:
     return {"run_id": row[0], "status": row[1], "owner": row[2]}
 
 
+def _story(slack: LocalSlack, root: Message) -> list[str]:
+    """The thread as a person reads it, oldest first: what each message is.
+
+    The progress card (the first reply, edited in place) is "progress"; a review is
+    its header, a diff file its name, any other message its first words.
+    """
+    story = []
+    for n, message in enumerate(thread_of(slack, root)):
+        headers = [b["text"]["text"] for b in message.blocks or [] if b.get("type") == "header"]
+        if n == 0:
+            story.append("progress")
+        elif headers:
+            story.append(headers[0])
+        elif message.files:
+            story.append(" ".join(str(f["name"]) for f in message.files))
+        else:
+            story.append(message.text.split(":")[0] if message.text else "(empty)")
+    return story
+
+
 async def test_two_serves_two_workers_carry_a_run_from_command_to_pull_request(
     cluster: Cluster, slack: LocalSlack, github: FakeGitHub
 ) -> None:
@@ -283,13 +304,30 @@ async def test_two_serves_two_workers_carry_a_run_from_command_to_pull_request(
     click = await slack.click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
     assert click.acked_in_time and balancer.sent >= 4  # and the Events API's deliveries
     await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60, what="Done")
-    assert len(github.pulls) == 1
+    [pull] = github.pulls
     assert len(slack.messages(CHANNEL)) == 1  # one root message
+    # Every message once, in the order it happened: nothing repeated, lost or swapped
+    # by the two workers and two serves between them.
+    assert _story(slack, root) == [
+        "progress",
+        "Plan",
+        "Review 1 of 4: TASK-101",
+        "TASK-101-review-1.diff",
+        "Changes requested",
+        "Review 2 of 4: TASK-101",
+        "TASK-101-review-2.diff",
+        "Pull request opened",
+    ]
     thread = thread_of(slack, root)
-    assert len(reviews_in(slack, root)) == 2
+    assert feedback in block_text(thread[4]) and "<@U_ANA>" in block_text(thread[4])
+    assert pull["html_url"] in block_text(thread[7])
+    # The review messages were closed by who decided, the card and root say it ended.
     assert "Changes requested by <@U_ANA>" in text_at(slack, first.ts)
-    texts = [m.text for m in thread if m.text]  # (a diff file's message has no text)
-    assert len(texts) == len(set(texts)), texts  # no message twice
+    assert "Approved by <@U_BEN>" in text_at(slack, review.ts)
+    assert "Approved by" not in text_at(slack, first.ts)
+    assert "*Finished* (done)" in text_at(slack, thread[0].ts)
+    assert pull["html_url"] in text_at(slack, root.ts)
+    assert "Approved in TaskMaster by" in str(pull["body"])
 
 
 async def test_cancel_from_a_serve_stops_the_run_a_worker_drives(
@@ -337,11 +375,14 @@ async def test_a_sigkilled_workers_run_continues_on_another_within_the_bound(
     assert moved < WORKER_TIMEOUT * 4 / 3 + 20, moved
     after = await _run_row(postgres_url, "TASK-101")
     assert after["status"] == "awaiting_review"
-    assert len(reviews_in(slack, root)) == 1 and review is not None
-    progress = [
-        m for m in thread_of(slack, root) if "Progress" in m.text or m is thread_of(slack, root)[0]
+    assert review is not None and len(slack.messages(CHANNEL)) == 1
+    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
+    assert _story(slack, root) == [
+        "progress",
+        "Plan",
+        "Review 1 of 4: TASK-101",
+        "TASK-101-review-1.diff",
     ]
-    assert len(slack.messages(CHANNEL)) == 1 and progress
 
 
 async def test_twenty_approve_clicks_over_both_serves_deliver_once(
@@ -401,9 +442,13 @@ async def test_a_worker_stopped_with_sigterm_hands_its_run_to_another(
 
     await until(moving_again, 20, "the other worker to take the run")
     await eventually(lambda: open_review(slack, root), within=60, what="the review")
-    texts = [m.text for m in thread_of(slack, root) if m.text]
-    assert len(texts) == len(set(texts)), texts
-    assert len(reviews_in(slack, root)) == 1
+    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
+    assert _story(slack, root) == [
+        "progress",
+        "Plan",
+        "Review 1 of 4: TASK-101",
+        "TASK-101-review-1.diff",
+    ]
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-github-made-it", "answer-lost"])
@@ -436,8 +481,12 @@ async def test_a_worker_killed_between_push_and_pull_request_leaves_one(
     # Made once: the other worker found it (answer lost) or asked again (never made).
     assert len(github.to("POST", github.pulls_path)) == (1 if after else 2)
     assert await remote_branches(cluster.remote) == [branch]
-    said = [m for m in thread_of(slack, root) if m.text.startswith("Pull request opened")]
-    assert [m.text for m in said] == [f"Pull request opened: {pull['html_url']}"]
+    assert _story(slack, root) == [
+        "progress",
+        "Plan",
+        "Review 1 of 4: TASK-101",
+        "TASK-101-review-1.diff",
+        "Pull request opened",
+    ]
+    assert pull["html_url"] in block_text(thread_of(slack, root)[-1])
     assert pull["html_url"] in text_at(slack, root.ts)
-    texts = [m.text for m in thread_of(slack, root) if m.text]
-    assert len(texts) == len(set(texts)), texts
