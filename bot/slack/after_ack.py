@@ -16,11 +16,17 @@ before its ack (a modal's field errors) is still in the ack, an exception before
 is Bolt's as before (error handler, HTTP 500), and one after it goes to the same error
 handler with the request's body, client and `respond`, as Bolt did. Listeners that take
 no `ack` (events, which Bolt acks itself) run wholly as a task, as before.
+
+Acks go first: a listener that has acked carries on only once no other request is
+waiting for its ack (`AckFirst`), or after `YIELD_AT_MOST`. Under a burst of commands
+the work after one ack (a ticket fetch, a refusal posted) would otherwise share the
+event loop with the acks still due, and Slack's deadline is on the acks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,6 +41,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 log = logging.getLogger(__name__)
 
 ACK_WITHIN = 3.0  # seconds: Bolt's own ack timeout, after which Slack has given up
+YIELD_AT_MOST = 0.25  # seconds a listener's work after its ack waits for other acks
 
 Listener = Callable[..., Awaitable[None]]
 
@@ -47,17 +54,43 @@ class ErrorHandler(Protocol):
     ) -> None: ...
 
 
-class _Acked(AsyncAck):
-    """The request's ack, which also says that it was called."""
+class AckFirst:
+    """Counts the requests waiting for their ack, so work after an ack can let them go
+    first (bounded by `YIELD_AT_MOST`, so a steady stream of requests cannot starve it)."""
 
-    def __init__(self, ack: AsyncAck, acked: asyncio.Future[None]) -> None:
+    def __init__(self) -> None:
+        self._waiting = 0
+        self._none_waiting = asyncio.Event()
+        self._none_waiting.set()
+
+    def arrived(self) -> None:
+        self._waiting += 1
+        self._none_waiting.clear()
+
+    def answered(self) -> None:
+        self._waiting -= 1
+        if self._waiting == 0:
+            self._none_waiting.set()
+
+    async def yield_to_acks(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(YIELD_AT_MOST):
+                await self._none_waiting.wait()
+
+
+class _Acked(AsyncAck):
+    """The request's ack, which also says that it was called; the listener resumes
+    once the other requests in flight have had theirs."""
+
+    def __init__(self, ack: AsyncAck, acked: asyncio.Future[None], first: AckFirst) -> None:
         self.response = None  # what AsyncAck's own (untyped) __init__ sets
-        self._ack, self._acked = ack, acked
+        self._ack, self._acked, self._first = ack, acked, first
 
     async def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
         self.response = await self._ack(*args, **kwargs)
         if not self._acked.done():
             self._acked.set_result(None)
+        await self._first.yield_to_acks()
         return self.response
 
 
@@ -67,6 +100,7 @@ class AfterAck:
     def __init__(self, on_error: ErrorHandler) -> None:
         self._on_error = on_error
         self._tasks: set[asyncio.Task[None]] = set()
+        self._first = AckFirst()
 
     def __call__(self, listener: Listener) -> Listener:
         names = list(inspect.signature(listener).parameters)
@@ -76,13 +110,17 @@ class AfterAck:
             acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             kwargs = {name: getattr(args, name) for name in names}
             if takes_ack:
-                kwargs["ack"] = _Acked(args.ack, acked)
+                kwargs["ack"] = _Acked(args.ack, acked, self._first)
             else:
                 acked.set_result(None)  # Bolt acks an event itself
-            task = asyncio.create_task(self._run(listener, kwargs, acked, args))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            done, _ = await asyncio.wait({acked}, timeout=ACK_WITHIN)
+            self._first.arrived()
+            try:
+                task = asyncio.create_task(self._run(listener, kwargs, acked, args))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                done, _ = await asyncio.wait({acked}, timeout=ACK_WITHIN)
+            finally:
+                self._first.answered()
             if done:
                 acked.result()  # an exception raised before the ack is Bolt's to handle
             else:
