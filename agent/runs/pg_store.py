@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,6 @@ from agent.usage import RunUsage
 CONNECT_TIMEOUT_S = 30.0
 PROBE_TIMEOUT_S = 10  # libpq's connect_timeout: whole seconds
 LOCK_RETRY_S = 0.05
-MIGRATION_LOCK = 0x7A5C_0001  # pg_advisory_lock key of the registry's migrations
 
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
 
@@ -68,6 +68,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX notes_by_run ON notes (run_id, id);
     """,
 )
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A store's own tables in PostgreSQL: its migrations, the one-row table holding
+    how many of them the database has, and the advisory lock they are applied under."""
+
+    migrations: tuple[str, ...]
+    version_table: str
+    lock: int  # a pg_advisory_lock key, one per store
+
+
+SCHEMA = Schema(MIGRATIONS, "taskmaster_migrations", 0x7A5C_0001)
 
 
 def _now() -> str:
@@ -130,6 +143,32 @@ async def _reachable(url: str) -> None:
     await connection.close()
 
 
+async def open_migrated(url: str, schema: Schema, *, max_size: int = 10) -> AsyncConnectionPool:
+    """`open_pool`, with `schema` brought up to date: each store of its own tables
+    opens this way, and processes starting together migrate once."""
+    pool = await open_pool(url, max_size=max_size)
+    try:
+        await migrate(pool, schema)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+async def migrate(pool: AsyncConnectionPool, schema: Schema) -> None:
+    """Apply the migrations the database does not have yet, in one transaction."""
+    table = schema.version_table
+    async with pool.connection() as conn, advisory_lock(conn, schema.lock), conn.transaction():
+        await conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER NOT NULL)")
+        row = await (await conn.execute(f"SELECT version FROM {table}")).fetchone()
+        version = int(row["version"]) if row else 0  # type: ignore[call-overload]
+        for script in schema.migrations[version:]:
+            await conn.execute(script, prepare=False)
+        if row is None:
+            await conn.execute(f"INSERT INTO {table} VALUES (0)")
+        await conn.execute(f"UPDATE {table} SET version = %s", (len(schema.migrations),))
+
+
 class PostgresRunStore:
     """`RunRegistry` over a psycopg pool."""
 
@@ -138,35 +177,10 @@ class PostgresRunStore:
 
     @classmethod
     async def open(cls, url: str) -> PostgresRunStore:
-        pool = await open_pool(url)
-        store = cls(pool)
-        try:
-            await store.migrate()
-        except BaseException:
-            await pool.close()
-            raise
-        return store
+        return cls(await open_migrated(url, SCHEMA))
 
     async def close(self) -> None:
         await self._pool.close()
-
-    async def migrate(self) -> None:
-        async with (
-            self._pool.connection() as conn,
-            advisory_lock(conn, MIGRATION_LOCK),
-            conn.transaction(),
-        ):
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS taskmaster_migrations (version INTEGER NOT NULL)"
-            )
-            cursor = await conn.execute("SELECT version FROM taskmaster_migrations")
-            row = await cursor.fetchone()
-            version = int(row["version"]) if row else 0  # type: ignore[call-overload]
-            for script in MIGRATIONS[version:]:
-                await conn.execute(script, prepare=False)
-            if row is None:
-                await conn.execute("INSERT INTO taskmaster_migrations VALUES (0)")
-            await conn.execute("UPDATE taskmaster_migrations SET version = %s", (len(MIGRATIONS),))
 
     async def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         async with self._pool.connection() as conn:

@@ -19,7 +19,7 @@ from typing import Protocol
 import aiosqlite
 from psycopg_pool import AsyncConnectionPool
 
-from agent.runs.pg_store import advisory_lock, open_pool
+from agent.runs.pg_store import Schema, open_migrated
 from agent.runs.store import BUSY_TIMEOUT_S
 from agent.settings import Settings
 
@@ -160,8 +160,6 @@ class SqliteThreadStore:
         return str(rows[0][0]) if rows else None
 
 
-PG_MIGRATION_LOCK = 0x7A5C_0003  # pg_advisory_lock key of this store's migrations
-
 PG_MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE slack_threads (
@@ -175,6 +173,7 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX slack_threads_by_root ON slack_threads (channel, root_ts);
     """,
 )
+PG_SCHEMA = Schema(PG_MIGRATIONS, "slack_schema", 0x7A5C_0003)
 
 
 class PostgresThreadStore:
@@ -185,32 +184,10 @@ class PostgresThreadStore:
 
     @classmethod
     async def open(cls, url: str) -> PostgresThreadStore:
-        pool = await open_pool(url, max_size=4)
-        store = cls(pool)
-        try:
-            await store.migrate()
-        except BaseException:
-            await pool.close()
-            raise
-        return store
+        return cls(await open_migrated(url, PG_SCHEMA, max_size=4))
 
     async def close(self) -> None:
         await self._pool.close()
-
-    async def migrate(self) -> None:
-        async with (
-            self._pool.connection() as conn,
-            advisory_lock(conn, PG_MIGRATION_LOCK),
-            conn.transaction(),
-        ):
-            await conn.execute("CREATE TABLE IF NOT EXISTS slack_schema (version INTEGER NOT NULL)")
-            row = await (await conn.execute("SELECT version FROM slack_schema")).fetchone()
-            version = int(row["version"]) if row else 0  # type: ignore[call-overload]
-            for script in PG_MIGRATIONS[version:]:
-                await conn.execute(script, prepare=False)
-            if row is None:
-                await conn.execute("INSERT INTO slack_schema VALUES (0)")
-            await conn.execute("UPDATE slack_schema SET version = %s", (len(PG_MIGRATIONS),))
 
     async def save(self, run_id: str, channel: str, **fields: str | None) -> None:
         unknown = set(fields) - FIELDS

@@ -12,7 +12,7 @@ import pytest
 
 from agent.models import ReviewDecision
 from agent.runs.lease import LEASE_S, holder_alive, process_name
-from agent.runs.pg_store import PostgresRunStore
+from agent.runs.pg_store import PostgresRunStore, Schema, open_migrated
 from agent.runs.records import TicketBusy
 
 
@@ -82,3 +82,23 @@ async def test_pg_lease_has_one_driver_and_notes_keep_their_order(
         "and a test",
     ]
     assert [n.text for n in await first.notes_after(run.run_id, one.id)] == ["and a test"]
+
+
+async def test_pg_a_store_opened_after_an_upgrade_applies_only_its_new_migrations(
+    postgres_url: str,
+) -> None:
+    first = Schema(("CREATE TABLE widgets (id INT);",), "widget_schema", 0x7A5C_00FF)
+    newer = (*first.migrations, "ALTER TABLE widgets ADD tag TEXT;")
+    later = Schema(newer, first.version_table, first.lock)
+    pools = await asyncio.gather(*(open_migrated(postgres_url, first) for _ in range(3)))
+    async with pools[0].connection() as conn:  # three processes at once: migrated once
+        await conn.execute("INSERT INTO widgets VALUES (1)")
+    upgraded = await open_migrated(postgres_url, later)  # a release with one more
+    async with upgraded.connection() as conn:
+        await conn.execute("INSERT INTO widgets VALUES (2, 'new')")
+        cursor = await conn.execute("SELECT id, tag FROM widgets ORDER BY id")
+        assert [tuple(row.values()) for row in await cursor.fetchall()] == [(1, None), (2, "new")]
+        cursor = await conn.execute("SELECT version FROM widget_schema")
+        assert [row["version"] for row in await cursor.fetchall()] == [2]
+    for pool in (*pools, upgraded):
+        await pool.close()
