@@ -13,6 +13,7 @@ demo's script for TASK-101 copied to many tickets and a scripted model that take
    on SQLite (p50, p99).
 
     .venv/bin/python bench/many_workers.py [--runs 12] [--turn 1] [--kills 5]
+        [--parts throughput recovery acks]
 """
 
 from __future__ import annotations
@@ -216,6 +217,9 @@ async def acks(slack: LocalSlack, postgres: bool, commands: int) -> list[float]:
                 shutil.rmtree(work / "data", ignore_errors=True)
 
 
+PARTS = ["throughput", "recovery", "acks"]
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -228,21 +232,25 @@ async def main() -> None:
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=6.0)
     parser.add_argument("--commands", type=int, default=50)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS)
     args = parser.parse_args()
     slack = LocalSlack(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, events=BOT_EVENTS)
     await slack.start()
     try:
-        for workers in (1, 2, 3):
+        for workers in (1, 2, 3) if "throughput" in args.parts else ():
             rate = await throughput(slack, workers, args.runs, args.turn)
             print(f"{workers} worker(s): {rate:5.1f} runs to review per minute", flush=True)
-        times = await recovery(slack, args.kills, args.turn, args.timeout)
-        print(
-            f"SIGKILL to moving again (TASKMASTER_WORKER_TIMEOUT={args.timeout:g}): "
-            f"p50 {statistics.median(times):.1f}s p95 {pct(times, 0.95):.1f}s "
-            f"max {max(times):.1f}s over {len(times)}",
-            flush=True,
-        )
-        for name, postgres in (("SQLite", False), ("PostgreSQL", True)):
+        if "recovery" in args.parts:
+            times = await recovery(slack, args.kills, args.turn, args.timeout)
+            print(
+                f"SIGKILL to moving again (TASKMASTER_WORKER_TIMEOUT={args.timeout:g}): "
+                f"p50 {statistics.median(times):.1f}s p95 {pct(times, 0.95):.1f}s "
+                f"max {max(times):.1f}s over {len(times)}",
+                flush=True,
+            )
+        for name, postgres in (
+            (("SQLite", False), ("PostgreSQL", True)) if "acks" in args.parts else ()
+        ):
             elapsed = await acks(slack, postgres, args.commands)
             print(
                 f"ack, {args.commands} commands in flight, {name}: "
