@@ -8,7 +8,9 @@ surface's thread store. At most TASKMASTER_MAX_RUNS jobs at once per worker.
 
 Each worker also puts back the jobs of workers that stopped sending heartbeats for
 TASKMASTER_WORKER_TIMEOUT seconds (killed, or their machine gone), so a run whose
-worker was SIGKILLed continues on another from its last checkpoint. SIGTERM or
+worker was SIGKILLed continues on another from its last checkpoint; and it enqueues
+runs that have no job at all, quiet for twice that timeout, whose thread was shown
+(the `serve` that was to enqueue one stopped first, or the database refused it). SIGTERM or
 SIGINT stop it: jobs get `stop_grace()` (3 s, less with a short worker timeout), then
 each is cancelled and its run put back in the queue for another worker (the step it
 was in is done again there).
@@ -24,18 +26,19 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from agent.runs.lease import process_name
-from agent.runs.queue import RunQueue
+from agent.runs.manager import RunManager
 from agent.runs.runtime import open_runtime
 from agent.settings import Settings, SettingsError
 from bot.slack.app import build_client
 from bot.slack.reporter import ThreadReporter
 from bot.slack.reviewers import Reviewers
 from bot.slack.server import Runtime, check_bot_token
-from bot.slack.threads import open_thread_store
+from bot.slack.threads import ThreadStore, open_thread_store
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 3.0  # seconds running jobs get after SIGTERM before they are handed back
+LOST_AFTER = 2  # a run with no job, unchanged for this many worker timeouts, is enqueued
 
 
 def stop_grace(worker_timeout: float) -> float:
@@ -68,7 +71,9 @@ async def work(
         reporter.attach(build_client(settings), manager.store, threads)
         queue = manager.queue
         assert queue is not None
-        recovery = asyncio.create_task(_put_back_stalled(queue, settings.worker_timeout))
+        recovery = asyncio.create_task(
+            _keep_every_run_queued(manager, threads, settings.worker_timeout)
+        )
         print(f"taskmaster: worker ready as @{identity.user}", file=out, flush=True)
         try:
             await queue.app.run_worker_async(
@@ -87,9 +92,21 @@ async def work(
             await reporter.aclose()
 
 
-async def _put_back_stalled(queue: RunQueue, silence_s: float) -> None:
-    """Every third of the timeout, put back the jobs of workers silent for the timeout."""
+async def _keep_every_run_queued(
+    manager: RunManager, threads: ThreadStore, silence_s: float
+) -> None:
+    """Every third of the timeout: put back the jobs of workers silent for the timeout,
+    and enqueue the runs with no job that `serve` had shown (their progress message is
+    recorded, after which it enqueues them: `start_after_progress`). A run it never
+    showed is left to the next `serve` start-up, which abandons it (nobody saw it)."""
+    queue = manager.queue
+    assert queue is not None
     while True:
         with contextlib.suppress(Exception):  # a failed look is retried next time
             await queue.recover_stalled(silence_s)
+        with contextlib.suppress(Exception):
+            for run in await manager.unqueued(LOST_AFTER * silence_s):
+                thread = await threads.get(run.run_id)
+                if thread is not None and thread.progress_ts:
+                    await manager.requeue(run)
         await asyncio.sleep(silence_s / 3)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
@@ -330,6 +331,32 @@ class RunManager:
                 continue
             resumed.append(run)
         return resumed
+
+    async def unqueued(self, quiet_s: float) -> list[RunRecord]:
+        """Runs a worker should be driving that the queue holds no job for: active,
+        driven by nobody, unchanged for `quiet_s`. The process that was to enqueue one
+        stopped first, or the database refused the job; without this such a run would
+        wait for a `serve` to start. Empty without a queue (SQLite drives in-process)."""
+        if self._queue is None:
+            return []
+        now = time.time()
+        quiet_since = datetime.now(UTC) - timedelta(seconds=quiet_s)
+        lost = []
+        for run in await self.store.with_status("running", "resuming"):
+            if run.owner is not None and (run.lease_until or 0.0) > now:
+                continue  # driven, or just handed back and about to be again
+            if datetime.fromisoformat(run.updated_at) > quiet_since:
+                continue  # its process may still be about to enqueue it
+            if not await self._queue.has_job(run.run_id):
+                lost.append(run)
+        return lost
+
+    async def requeue(self, run: RunRecord) -> None:
+        """Give a run `unqueued` found back to the workers: its job continues it from its
+        checkpoint, or starts it from its ticket if it never made one."""
+        assert self._queue is not None
+        log.warning("run %s had no job; putting it back in the queue", run.run_id)
+        await self._queue.enqueue(run.run_id)
 
     async def fail_unrecoverable(self, run: RunRecord, exc: BaseException) -> None:
         """Mark a run that cannot be continued failed, saying why, and tell its surface."""

@@ -53,6 +53,14 @@ class RunQueue:
         except queue_errors.AlreadyEnqueued:
             log.debug("run %s already has a waiting job", run_id)
 
+    async def has_job(self, run_id: str) -> bool:
+        """Whether a job of the run waits or runs (a retry waiting its turn included)."""
+        manager = self.app.job_manager
+        for status in ("todo", "doing"):
+            if list(await manager.list_jobs_async(lock=run_id, status=status)):
+                return True
+        return False
+
     async def abort(self, run_id: str) -> None:
         """Stop the run's jobs: a waiting one is cancelled, a running one is aborted (its
         worker hears it through NOTIFY and cancels the job's task)."""

@@ -490,3 +490,46 @@ async def test_a_worker_killed_between_push_and_pull_request_leaves_one(
     ]
     assert pull["html_url"] in block_text(thread_of(slack, root)[-1])
     assert pull["html_url"] in text_at(slack, root.ts)
+
+
+async def test_a_run_whose_job_never_reached_the_queue_is_driven_by_a_worker(
+    cluster: Cluster, slack: LocalSlack, postgres_url: str
+) -> None:
+    """The `serve` that showed a run stopped before its job reached the queue (here the
+    job is taken out of procrastinate's table, with no worker running to take it
+    first): a worker finds the run with no job and drives it, from its ticket."""
+    for worker in cluster.workers:
+        worker.send_signal(signal.SIGTERM)
+    await asyncio.gather(*(asyncio.wait_for(w.wait(), 20) for w in cluster.workers))
+    await cluster.via(0).slash_command("TASK-101")
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    run_id = (await _run_row(postgres_url, "TASK-101"))["run_id"]
+
+    async def jobs() -> int:
+        async with await psycopg.AsyncConnection.connect(postgres_url) as db:
+            cursor = await db.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE lock = %s", (run_id,)
+            )
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    await until(lambda: _positive(jobs()), 30, "serve to enqueue the run")
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as db:
+        await db.execute("DELETE FROM procrastinate_jobs WHERE lock = %s", (run_id,))
+    assert await jobs() == 0
+
+    await cluster.start_worker()
+    # Found once it has been quiet for 2 worker timeouts, at the next look (every third).
+    await eventually(lambda: open_review(slack, root), within=60, what="the review")
+    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
+    assert _story(slack, root) == [
+        "progress",
+        "Plan",
+        "Review 1 of 4: TASK-101",
+        "TASK-101-review-1.diff",
+    ]
+    assert (await _run_row(postgres_url, "TASK-101"))["status"] == "awaiting_review"
+
+
+async def _positive(count: Awaitable[int]) -> bool:
+    return await count > 0
