@@ -76,7 +76,7 @@ class Settings(BaseModel):
     # checkpoints, the registry, the Slack threads and the queue in PostgreSQL.
     database_url: SecretStr | None = Field(None, alias="TASKMASTER_DATABASE_URL")
     # Seconds without a worker's heartbeat after which its jobs go to another worker:
-    # a killed worker's run moves again within about 4/3 of this.
+    # a killed worker's run moves again within 5/3 of this at worst.
     worker_timeout: float = Field(30.0, alias="TASKMASTER_WORKER_TIMEOUT", ge=3)
     approvers: frozenset[str] = Field(frozenset(), alias="TASKMASTER_APPROVERS")
     max_runs: int = Field(2, alias="TASKMASTER_MAX_RUNS", ge=1)

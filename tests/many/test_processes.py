@@ -368,11 +368,11 @@ async def test_a_sigkilled_workers_run_continues_on_another_within_the_bound(
         owner = (await _run_row(postgres_url, "TASK-101"))["owner"]
         return bool(owner) and int(str(owner).split(":")[1]) != pid
 
-    # The stated bound is about 4/3 of TASKMASTER_WORKER_TIMEOUT; generous here for load.
-    await until(moving_again, WORKER_TIMEOUT * 4 / 3 + 20, "another worker to take the run")
+    # The stated bound is 5/3 of TASKMASTER_WORKER_TIMEOUT; generous here for load.
+    await until(moving_again, WORKER_TIMEOUT * 5 / 3 + 20, "another worker to take the run")
     moved = loop.time() - killed
     review = await eventually(lambda: open_review(slack, root), within=60, what="the review")
-    assert moved < WORKER_TIMEOUT * 4 / 3 + 20, moved
+    assert moved < WORKER_TIMEOUT * 5 / 3 + 20, moved
     after = await _run_row(postgres_url, "TASK-101")
     assert after["status"] == "awaiting_review"
     assert review is not None and len(slack.messages(CHANNEL)) == 1
