@@ -357,7 +357,11 @@ async def test_a_sigkilled_workers_run_continues_on_another_within_the_bound(
 ) -> None:
     await cluster.via(0).slash_command("TASK-101")
     root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    # In the middle of `implement`: the plan is posted, and the model (half a second a
+    # turn) has more turns to go before it finishes.
+    await eventually(lambda: "Plan" in _story(slack, root), within=60, what="the plan")
     row = await _owner_of(postgres_url, "TASK-101")
+    assert row["status"] == "running" and reviews_in(slack, root) == []
     pid = int(str(row["owner"]).split(":")[1])
     [victim] = [w for w in cluster.workers if w.pid == pid]
     os.killpg(victim.pid, signal.SIGKILL)
