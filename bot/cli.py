@@ -192,9 +192,14 @@ async def list_runs(settings: Settings, *, as_json: bool) -> int:
         records = await store.recent(limit=1000)
     if as_json:
         print(json.dumps([record.as_json() for record in records], indent=2))
+    elif not records:
+        print(f"No runs yet: `{invocation()} run KEY` starts one.")
     else:
+        print(f"{'RUN':<12}  {'TICKET':<12} {'STATUS':<16} UPDATED")
         for record in records:
-            print(f"{record.run_id}  {record.ticket:<12} {record.status:<16} {record.updated_at}")
+            print(
+                f"{record.run_id:<12}  {record.ticket:<12} {record.status:<16} {record.updated_at}"
+            )
     return EXIT_OK
 
 

@@ -133,6 +133,10 @@ async def test_cli_reject_pushes_nothing(cli: Cli) -> None:
     assert await cli.remote_branches() == []
     assert [run["status"] for run in await cli.runs()] == ["rejected"]
     assert not (cli.data / "workspaces" / run_id).exists()
+    listed = await cli("runs")
+    header, row = listed.out.splitlines()
+    assert header.split() == ["RUN", "TICKET", "STATUS", "UPDATED"]
+    assert row.split()[:3] == [run_id, "TASK-101", "rejected"]
 
 
 async def test_cli_decide_on_first_review_without_asking(cli: Cli) -> None:
@@ -248,6 +252,8 @@ async def test_cli_unknown_ticket_is_one_line_and_leaves_no_run(cli: Cli) -> Non
     assert "resume" not in result.out + result.err  # nothing to resume: no run was made
     assert "Traceback" not in result.out + result.err
     assert await cli.runs() == []
+    listed = await cli("runs")
+    assert listed.out.startswith("No runs yet: `") and "bot.cli run KEY` starts one." in listed.out
 
 
 async def test_cli_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
