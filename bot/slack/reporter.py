@@ -34,6 +34,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.events import Event
+from agent.runs.lease import holder_alive, process_name, retire
 from agent.runs.records import RunRecord, RunRegistry
 from bot.slack import blocks, cards, replies
 from bot.slack.agent_surface import AgentRefused, AgentRun, AgentWriter, Surface
@@ -192,6 +193,7 @@ class ThreadReporter:
         self._threads: ThreadStore | None = None
         self._boxes: dict[str, _Outbox] = {}
         self._attaching = asyncio.Lock()
+        self._name = process_name()  # who claims the reviews this reporter posts
 
     def attach(self, client: AsyncWebClient, store: RunRegistry, threads: ThreadStore) -> None:
         """Give the reporter its Slack client, the registry and the thread store (made
@@ -257,6 +259,7 @@ class ThreadReporter:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         self._boxes.clear()
+        retire(self._name)  # a review it claimed and never posted is free for the next
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -421,6 +424,13 @@ class ThreadReporter:
     async def _send_head(self, box: _Outbox) -> None:
         op = box.queue[0]
         view = box.view
+        if isinstance(op, PostReview) and not await self._thread_store().claim_review(
+            view.run_id, op.ref.interrupt_id, self._name, holder_alive
+        ):
+            # Shown already, or another process (a worker, a serve starting) posts it.
+            log.info("the review of run %s is another process's to post", view.run_id)
+            box.queue.popleft()
+            return
         if box.agent is not None and await self._agent_head(box, op):
             box.queue.popleft()
             return

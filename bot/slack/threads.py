@@ -10,7 +10,8 @@ through it, and finds the run a reply or a reaction in a thread belongs to.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,13 @@ import aiosqlite
 from psycopg_pool import AsyncConnectionPool
 
 from agent.runs.pg_store import Schema, open_migrated
+from agent.runs.records import HolderAlive
 from agent.runs.store import BUSY_TIMEOUT_S
 from agent.settings import Settings
+
+# How long a claim to post a review holds against a process that may be alive (one on
+# another machine): Slack's rate limits can hold a post that long, retried as it goes.
+CLAIM_S = 120.0
 
 # Where the registry's migration 6 left these columns' rows when it gave them up.
 HANDOVER = "surface_messages_handover"
@@ -40,7 +46,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX slack_threads_by_root ON slack_threads (channel, root_ts);
     """,
+    """
+    ALTER TABLE slack_threads ADD COLUMN claimed_for TEXT;
+    ALTER TABLE slack_threads ADD COLUMN claimed_by TEXT;
+    ALTER TABLE slack_threads ADD COLUMN claimed_until REAL;
+    """,
 )
+COLUMNS = "run_id, channel, root_ts, progress_ts, review_ts, review_for"
+CLAIM = "review_ts, review_for, claimed_for, claimed_by, claimed_until"
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,30 @@ class ThreadStore(Protocol):
     async def run_at(self, channel: str, root_ts: str) -> str | None:
         """The run whose thread starts at this message, if any."""
         ...
+
+    async def claim_review(
+        self, run_id: str, interrupt_id: str, claimant: str, alive: HolderAlive
+    ) -> bool:
+        """Whether `claimant` is the one process to post the review of `interrupt_id`.
+
+        False when it is shown already, or another process claimed it and may still be
+        posting it (alive, and claimed less than CLAIM_S ago); True again for the same
+        claimant, which renews the claim while it retries.
+        """
+        ...
+
+
+def may_claim(
+    row: Mapping[str, object], interrupt_id: str, claimant: str, alive: HolderAlive
+) -> bool:
+    """The claim rule, on the row's `CLAIM` columns as they were read."""
+    if row["review_ts"] is not None and row["review_for"] == interrupt_id:
+        return False  # shown
+    holder = row["claimed_by"]
+    if row["claimed_for"] != interrupt_id or holder is None or holder == claimant:
+        return True
+    until = row["claimed_until"]
+    return not isinstance(until, int | float) or until <= time.time() or not alive(str(holder))
 
 
 class SqliteThreadStore:
@@ -145,7 +182,7 @@ class SqliteThreadStore:
     async def get(self, run_id: str) -> Thread | None:
         rows = list(
             await self._conn.execute_fetchall(
-                "SELECT * FROM slack_threads WHERE run_id = ?", (run_id,)
+                f"SELECT {COLUMNS} FROM slack_threads WHERE run_id = ?", (run_id,)
             )
         )
         return Thread(**dict(zip(rows[0].keys(), tuple(rows[0]), strict=True))) if rows else None
@@ -159,6 +196,27 @@ class SqliteThreadStore:
         )
         return str(rows[0][0]) if rows else None
 
+    async def claim_review(
+        self, run_id: str, interrupt_id: str, claimant: str, alive: HolderAlive
+    ) -> bool:
+        rows = list(
+            await self._conn.execute_fetchall(
+                f"SELECT {CLAIM} FROM slack_threads WHERE run_id = ?", (run_id,)
+            )
+        )
+        if not rows:
+            return True  # no thread recorded: nobody else can be showing it
+        seen = dict(zip(rows[0].keys(), tuple(rows[0]), strict=True))
+        if not may_claim(seen, interrupt_id, claimant, alive):
+            return False
+        cursor = await self._conn.execute(  # only if nothing changed since we looked
+            "UPDATE slack_threads SET claimed_for = ?, claimed_by = ?, claimed_until = ? "
+            "WHERE run_id = ? AND review_ts IS ? AND review_for IS ? AND claimed_for IS ? "
+            "AND claimed_by IS ? AND claimed_until IS ?",
+            (interrupt_id, claimant, time.time() + CLAIM_S, run_id, *seen.values()),
+        )
+        return cursor.rowcount == 1
+
 
 PG_MIGRATIONS: tuple[str, ...] = (
     """
@@ -171,6 +229,10 @@ PG_MIGRATIONS: tuple[str, ...] = (
         review_for   TEXT
     );
     CREATE INDEX slack_threads_by_root ON slack_threads (channel, root_ts);
+    """,
+    """
+    ALTER TABLE slack_threads ADD COLUMN claimed_for TEXT, ADD COLUMN claimed_by TEXT,
+        ADD COLUMN claimed_until DOUBLE PRECISION;
     """,
 )
 PG_SCHEMA = Schema(PG_MIGRATIONS, "slack_schema", 0x7A5C_0003)
@@ -205,7 +267,9 @@ class PostgresThreadStore:
 
     async def get(self, run_id: str) -> Thread | None:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute("SELECT * FROM slack_threads WHERE run_id = %s", (run_id,))
+            cursor = await conn.execute(
+                f"SELECT {COLUMNS} FROM slack_threads WHERE run_id = %s", (run_id,)
+            )
             row = await cursor.fetchone()
         return Thread(**row) if row else None  # type: ignore[arg-type]
 
@@ -217,6 +281,27 @@ class PostgresThreadStore:
             )
             row = await cursor.fetchone()
         return str(row["run_id"]) if row else None  # type: ignore[call-overload]
+
+    async def claim_review(
+        self, run_id: str, interrupt_id: str, claimant: str, alive: HolderAlive
+    ) -> bool:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                f"SELECT {CLAIM} FROM slack_threads WHERE run_id = %s", (run_id,)
+            )
+            seen: dict[str, object] | None = await cursor.fetchone()  # type: ignore[assignment]
+            if seen is None:
+                return True  # no thread recorded: nobody else can be showing it
+            if not may_claim(seen, interrupt_id, claimant, alive):
+                return False
+            cursor = await conn.execute(  # only if nothing changed since we looked
+                "UPDATE slack_threads SET claimed_for = %s, claimed_by = %s, claimed_until = %s "
+                "WHERE run_id = %s AND review_ts IS NOT DISTINCT FROM %s "
+                "AND review_for IS NOT DISTINCT FROM %s AND claimed_for IS NOT DISTINCT FROM %s "
+                "AND claimed_by IS NOT DISTINCT FROM %s AND claimed_until IS NOT DISTINCT FROM %s",
+                (interrupt_id, claimant, time.time() + CLAIM_S, run_id, *seen.values()),
+            )
+            return cursor.rowcount == 1
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -83,3 +84,40 @@ async def test_thread_store_on_postgres_finds_a_run_by_its_root(postgres_url: st
     finally:
         await first.close()
         await second.close()
+
+
+def _alive(name: str) -> bool:
+    return name != "gone"
+
+
+async def test_one_process_claims_a_review_to_post_until_it_is_shown(tmp_path: Path) -> None:
+    threads = await SqliteThreadStore.open(tmp_path / "taskmaster.db")
+    try:
+        await threads.save("r1", "C1", root_ts="5.0")
+        assert await threads.claim_review("r1", "i-1", "worker", _alive)
+        assert not await threads.claim_review("r1", "i-1", "serve", _alive)  # being posted
+        assert await threads.claim_review("r1", "i-1", "worker", _alive)  # its retry
+        await threads.save("r1", "C1", review_ts="5.2", review_for="i-1")
+        assert not await threads.claim_review("r1", "i-1", "worker", _alive)  # shown
+        assert await threads.claim_review("r1", "i-2", "serve", _alive)  # the next review
+        await threads.save("r1", "C1", review_ts="5.3", review_for="i-2")
+        assert await threads.get("r1") == Thread("r1", "C1", "5.0", None, "5.3", "i-2")
+        await threads.save("r2", "C1", root_ts="6.0")
+        assert await threads.claim_review("r2", "i-3", "gone", _alive)  # then it was killed
+        assert await threads.claim_review("r2", "i-3", "serve", _alive)  # so another posts
+    finally:
+        await threads.close()
+
+
+async def test_processes_claiming_a_review_at_once_on_postgres_one_wins(
+    postgres_url: str,
+) -> None:
+    stores = await asyncio.gather(*(PostgresThreadStore.open(postgres_url) for _ in range(4)))
+    try:
+        await stores[0].save("r1", "C1", root_ts="5.0")
+        claims = (s.claim_review("r1", "i-1", f"serve-{n}", _alive) for n, s in enumerate(stores))
+        won = await asyncio.gather(*claims)
+        assert sorted(won) == [False, False, False, True]
+    finally:
+        for store in stores:
+            await store.close()

@@ -110,6 +110,7 @@ class Cluster:
     slack: LocalSlack
     remote: Path  # the repository behind GitHub
     serves: list[str] = field(default_factory=list)  # their request URLs
+    serve_procs: list[asyncio.subprocess.Process] = field(default_factory=list)
     workers: list[asyncio.subprocess.Process] = field(default_factory=list)
     procs: list[asyncio.subprocess.Process] = field(default_factory=list)
     balancers: list[Balancer] = field(default_factory=list)
@@ -120,7 +121,17 @@ class Cluster:
         assert (await _line(proc)).startswith(f"taskmaster: listening on :{port}")
         url = f"http://127.0.0.1:{port}/slack/events"
         self.serves.append(url)
+        self.serve_procs.append(proc)
         return url
+
+    async def stop_serves(self) -> None:
+        """Stop every `serve` (SIGTERM), as a deploy does before starting the new ones."""
+        for proc in self.serve_procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.serve_procs:
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
+        self.serves.clear()
+        self.serve_procs.clear()
 
     async def start_worker(self) -> asyncio.subprocess.Process:
         proc = await self._spawn({}, "worker")
@@ -537,3 +548,45 @@ async def test_a_run_whose_job_never_reached_the_queue_is_driven_by_a_worker(
 
 async def _positive(count: Awaitable[int]) -> bool:
     return await count > 0
+
+
+async def test_two_serves_starting_together_post_a_missing_review_once(
+    cluster: Cluster, slack: LocalSlack, postgres_url: str, github: FakeGitHub
+) -> None:
+    await cluster.via(0).slash_command("TASK-101")
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    shown = await eventually(lambda: open_review(slack, root), within=60, what="the review")
+    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
+    await cluster.stop_serves()
+    # What a worker killed between claiming the review and recording its post leaves
+    # behind: a run awaiting a review that is in no message, claimed by a dead process.
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as db:
+        cursor = await db.execute("SELECT claimed_by FROM slack_threads")
+        [(poster,)] = await cursor.fetchall()
+        await db.execute("UPDATE slack_threads SET review_ts = NULL")
+    [worker] = [w for w in cluster.workers if w.pid == int(poster.split(":")[1])]
+    os.killpg(worker.pid, signal.SIGKILL)
+    await asyncio.wait_for(worker.wait(), 10)
+    async with aiohttp.ClientSession() as http:
+        gone = await http.post(
+            slack.api_url + "chat.delete",
+            data={"channel": CHANNEL, "ts": shown.ts},
+            headers={"Authorization": f"Bearer {slack.bot_token}"},
+        )
+        assert (await gone.json())["ok"]
+
+    # Slack holds the first post off for a second (a rate limit during a deploy): the
+    # other serve starts meanwhile, while the review still shows nowhere.
+    slack.fail("chat.postMessage", retry_after=1)
+    await asyncio.gather(cluster.start_serve(), cluster.start_serve())  # a deploy
+    await eventually(lambda: open_review(slack, root), within=30, what="the review")
+    await cluster.stop_serves()  # each writes what it still has to, then exits
+    assert _story(slack, root) == [
+        "progress",
+        "Plan",
+        "TASK-101-review-1.diff",  # the lost review's diff, then the review shown again
+        "Review 1 of 4: TASK-101",
+        "TASK-101-review-1.diff",
+    ]
+    [ask] = [c for c in slack.calls if c.status == 429]  # the other serve never asked
+    assert ask.method == "chat.postMessage"
