@@ -37,6 +37,25 @@ def sandbox(tmp_path: Path) -> Sandbox:
     return registry.sandbox(settings, os.environ)
 
 
+# The modules whose tests take longest (seconds each, most of it waiting on processes)
+# go first: xdist hands tests out in collection order, so they start at once on every
+# worker instead of one of them starting last and running on alone.
+SLOW_FIRST = (
+    "tests/bot/test_storage_faults.py",
+    "tests/bot/test_kills.py",
+    "tests/many/test_processes.py",
+    "tests/browser/test_demo.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::")[0]
+        return SLOW_FIRST.index(module) if module in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each module keeps its order and its fixtures
+
+
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 
