@@ -10,7 +10,8 @@ Each worker also puts back the jobs of workers that stopped sending heartbeats f
 TASKMASTER_WORKER_TIMEOUT seconds (killed, or their machine gone), so a run whose
 worker was SIGKILLed continues on another from its last checkpoint; and it enqueues
 runs that have no job at all, quiet for twice that timeout, whose thread was shown
-(the `serve` that was to enqueue one stopped first, or the database refused it). SIGTERM or
+(the `serve` that was to enqueue one stopped first, or the database refused it), and
+posts the reviews whose poster was killed first (one process claims each). SIGTERM or
 SIGINT stop it: jobs get `stop_grace()` (3 s, less with a short worker timeout), then
 each is cancelled and its run put back in the queue for another worker (the step it
 was in is done again there).
@@ -32,7 +33,7 @@ from agent.settings import Settings, SettingsError
 from bot.slack.app import build_client
 from bot.slack.reporter import ThreadReporter
 from bot.slack.reviewers import Reviewers
-from bot.slack.server import Runtime, check_bot_token
+from bot.slack.server import Runtime, check_bot_token, post_missing_reviews
 from bot.slack.threads import ThreadStore, open_thread_store
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ async def work(
         queue = manager.queue
         assert queue is not None
         recovery = asyncio.create_task(
-            _keep_every_run_queued(manager, threads, settings.worker_timeout)
+            _keep_every_run_queued(manager, reporter, threads, settings.worker_timeout)
         )
         print(f"taskmaster: worker ready as @{identity.user}", file=out, flush=True)
         try:
@@ -93,12 +94,13 @@ async def work(
 
 
 async def _keep_every_run_queued(
-    manager: RunManager, threads: ThreadStore, silence_s: float
+    manager: RunManager, reporter: ThreadReporter, threads: ThreadStore, silence_s: float
 ) -> None:
     """Every third of the timeout: put back the jobs of workers silent for the timeout,
     and enqueue the runs with no job that `serve` had shown (their progress message is
     recorded, after which it enqueues them: `start_after_progress`). A run it never
-    showed is left to the next `serve` start-up, which abandons it (nobody saw it)."""
+    showed is left to the next `serve` start-up, which abandons it (nobody saw it).
+    And post the reviews a killed worker never posted."""
     queue = manager.queue
     assert queue is not None
     while True:
@@ -109,4 +111,6 @@ async def _keep_every_run_queued(
                 thread = await threads.get(run.run_id)
                 if thread is not None and thread.progress_ts:
                     await manager.requeue(run)
+        with contextlib.suppress(Exception):  # its poster killed first: one process posts it
+            await post_missing_reviews(manager, reporter, threads)
         await asyncio.sleep(silence_s / 3)

@@ -112,7 +112,7 @@ async def running_app(
             recovered = await manager.recover()
             if recovered:
                 log.info("continuing %d runs left mid-step", len(recovered))
-            await _post_missing_reviews(manager, reporter, threads)
+            await post_missing_reviews(manager, reporter, threads)
             yield SlackBot(app, manager, reporter, threads)
         finally:
             await manager.aclose()
@@ -293,12 +293,14 @@ async def _abandon_unshown(manager: RunManager, threads: ThreadStore) -> None:
             await manager.fail_unrecoverable(run, exc)
 
 
-async def _post_missing_reviews(
+async def post_missing_reviews(
     manager: RunManager, reporter: ThreadReporter, threads: ThreadStore
 ) -> None:
-    """Post the review of runs that wait on one nobody saw (the bot stopped before it
-    was posted): without it, they would wait forever. One run whose review cannot be
-    read is marked failed with the reason; start-up goes on."""
+    """Post the review of runs that wait on one nobody saw (the process that was to post
+    it stopped first): without it, they would wait forever. `serve` looks at start-up,
+    a worker every third of its timeout; the reporter's claim (in the thread store)
+    makes one process post each. One run whose review cannot be read is marked failed
+    with the reason; the rest go on."""
     for run in await manager.store.with_status("awaiting_review"):
         thread = await threads.get(run.run_id)
         if thread is None or not thread.root_ts:

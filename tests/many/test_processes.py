@@ -550,21 +550,23 @@ async def _positive(count: Awaitable[int]) -> bool:
     return await count > 0
 
 
-async def test_two_serves_starting_together_post_a_missing_review_once(
-    cluster: Cluster, slack: LocalSlack, postgres_url: str, github: FakeGitHub
+async def _lose_the_review(
+    cluster: Cluster, slack: LocalSlack, root: Message, postgres_url: str, *, alone: bool = False
 ) -> None:
-    await cluster.via(0).slash_command("TASK-101")
-    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    """What a worker killed after claiming the review, before recording its post, leaves
+    behind: a run awaiting a review that is in no message, claimed by a dead process.
+    `alone`: the other worker is stopped first (SIGTERM), so no worker is left."""
     shown = await eventually(lambda: open_review(slack, root), within=60, what="the review")
     await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
-    await cluster.stop_serves()
-    # What a worker killed between claiming the review and recording its post leaves
-    # behind: a run awaiting a review that is in no message, claimed by a dead process.
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as db:
         cursor = await db.execute("SELECT claimed_by FROM slack_threads")
         [(poster,)] = await cursor.fetchall()
+        pid = int(poster.split(":")[1])
+        for other in [w for w in cluster.workers if w.pid != pid and alone]:
+            other.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(other.wait(), 20) == 0
         await db.execute("UPDATE slack_threads SET review_ts = NULL")
-    [worker] = [w for w in cluster.workers if w.pid == int(poster.split(":")[1])]
+    [worker] = [w for w in cluster.workers if w.pid == pid]
     os.killpg(worker.pid, signal.SIGKILL)
     await asyncio.wait_for(worker.wait(), 10)
     async with aiohttp.ClientSession() as http:
@@ -575,11 +577,42 @@ async def test_two_serves_starting_together_post_a_missing_review_once(
         )
         assert (await gone.json())["ok"]
 
+
+async def test_a_review_its_killed_worker_never_posted_is_posted_by_another(
+    cluster: Cluster, slack: LocalSlack, postgres_url: str, github: FakeGitHub
+) -> None:
+    await cluster.via(0).slash_command("TASK-101")
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    await _lose_the_review(cluster, slack, root, postgres_url)
+
+    # The other worker looks every third of the timeout; no serve restarts.
+    review = await eventually(lambda: open_review(slack, root), within=30, what="the review")
+    await cluster.via(1).click(CHANNEL, review.ts, ids.APPROVE, user="U_BEN")
+    await eventually(lambda: "*Done*" in text_at(slack, root.ts), within=60, what="Done")
+    assert _story(slack, root) == [
+        "progress",
+        "Plan",
+        "TASK-101-review-1.diff",  # the lost review's diff, then the review shown again
+        "Review 1 of 4: TASK-101",
+        "TASK-101-review-1.diff",
+        "Pull request opened",
+    ]
+    assert len(github.pulls) == 1
+
+
+async def test_two_serves_starting_together_post_a_missing_review_once(
+    cluster: Cluster, slack: LocalSlack, postgres_url: str, github: FakeGitHub
+) -> None:
+    await cluster.via(0).slash_command("TASK-101")
+    root = await eventually(lambda: root_of(slack, "TASK-101"), within=30)
+    await cluster.stop_serves()
+    await _lose_the_review(cluster, slack, root, postgres_url, alone=True)
     # Slack holds the first post off for a second (a rate limit during a deploy): the
     # other serve starts meanwhile, while the review still shows nowhere.
     slack.fail("chat.postMessage", retry_after=1)
     await asyncio.gather(cluster.start_serve(), cluster.start_serve())  # a deploy
     await eventually(lambda: open_review(slack, root), within=30, what="the review")
+    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="its diff")
     await cluster.stop_serves()  # each writes what it still has to, then exits
     assert _story(slack, root) == [
         "progress",
