@@ -29,6 +29,7 @@ TASK_NAME = "taskmaster.drive_run"
 SCHEMA_LOCK = 0x7A5C_0004  # pg_advisory_lock key of procrastinate's schema setup
 RETRY_WAIT_S = 2  # a run another driver still holds is tried again this much later
 RETRY_ATTEMPTS = 120
+QUEUE_POOL = 4  # connections at most in a process's queue pool
 
 Driver = Callable[[str, dict[str, Any] | None], Awaitable[None]]
 """What a worker does with a job: drive run `run_id` (with its first input, if new)."""
@@ -86,7 +87,10 @@ class RunQueue:
 
 def make_app(url: str, driver: Driver | None = None) -> procrastinate.App:
     """The procrastinate app on TASKMASTER_DATABASE_URL; `driver` is set in workers."""
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    # A few connections are plenty for enqueuing, heartbeats and fetching jobs (psycopg's
+    # default is 4 kept open in every process, on a server that allows 100 in all).
+    connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=QUEUE_POOL)
+    app = procrastinate.App(connector=connector)
 
     @app.task(
         name=TASK_NAME,
