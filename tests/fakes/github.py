@@ -17,6 +17,7 @@ from agent.git import git
 from tests.fakes import FakeServer
 
 DOCS = "https://docs.github.com/rest"
+CREATE_PULL_DOCS = f"{DOCS}/pulls/pulls#create-a-pull-request"
 
 
 def _error(message: str, status: int, **extra: Any) -> web.Response:
@@ -94,12 +95,14 @@ class FakeGitHub(FakeServer):
             return _error(
                 "Validation Failed",
                 422,
+                documentation_url=CREATE_PULL_DOCS,
                 errors=[{"field": f, "code": "missing_field"} for f in missing],
             )
         if not await self._has_branch(data["head"]):
             return _error(
                 "Validation Failed",
                 422,
+                documentation_url=CREATE_PULL_DOCS,
                 errors=[{"resource": "PullRequest", "field": "head", "code": "invalid"}],
             )
         label = f"{self.owner}:{data['head']}"
@@ -108,6 +111,7 @@ class FakeGitHub(FakeServer):
             return _error(
                 "Validation Failed",
                 422,
+                documentation_url=CREATE_PULL_DOCS,
                 errors=[{"resource": "PullRequest", "code": "custom", "message": message}],
             )
         number = len(self.pulls) + 1
