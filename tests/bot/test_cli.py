@@ -370,6 +370,9 @@ async def test_cli_resume_ends_the_test_processes_a_killed_run_left(tmp_path: Pa
     await _hang_first_test_run(cli, token)
     proc = await cli.spawn("run", "TASK-101", "--demo")
     await _file_written("workspaces/*/hang_once.mark", cli.data)
+    # TaskMaster notes the command's process group once it has started it: under load
+    # the command can write its mark first.
+    await _file_written("workspaces/.*.command", cli.data)
     proc.kill()  # TaskMaster alone, as the OOM killer would
     await proc.wait()
     assert processes_with(token)  # left behind, still running the old tests
