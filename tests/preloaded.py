@@ -25,7 +25,7 @@ import socket
 import sys
 from typing import Any
 
-# What a run, a resume and a demo import (the rest is imported by the child as usual).
+# What run, resume, serve and worker import (the rest is imported by the child as usual).
 PRELOAD = (
     "bot.invocation",
     "bot.terminal",
@@ -38,6 +38,8 @@ PRELOAD = (
     "agent.integrations.scripted_model",
     "langgraph.checkpoint.sqlite.aio",
     "dotenv",
+    "bot.slack.server",
+    "bot.worker",
 )
 
 
