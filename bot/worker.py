@@ -112,5 +112,5 @@ async def _keep_every_run_queued(
                 if thread is not None and thread.progress_ts:
                     await manager.requeue(run)
         with contextlib.suppress(Exception):  # its poster killed first: one process posts it
-            await post_missing_reviews(manager, reporter, threads)
+            await post_missing_reviews(manager, reporter, threads, fail_unreadable=False)
         await asyncio.sleep(silence_s / 3)

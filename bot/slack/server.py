@@ -294,13 +294,18 @@ async def _abandon_unshown(manager: RunManager, threads: ThreadStore) -> None:
 
 
 async def post_missing_reviews(
-    manager: RunManager, reporter: ThreadReporter, threads: ThreadStore
+    manager: RunManager,
+    reporter: ThreadReporter,
+    threads: ThreadStore,
+    *,
+    fail_unreadable: bool = True,
 ) -> None:
     """Post the review of runs that wait on one nobody saw (the process that was to post
     it stopped first): without it, they would wait forever. `serve` looks at start-up,
     a worker every third of its timeout; the reporter's claim (in the thread store)
     makes one process post each. One run whose review cannot be read is marked failed
-    with the reason; the rest go on."""
+    with the reason (at start-up; a worker's frequent look only logs it, as the
+    database may be briefly away); the rest go on."""
     for run in await manager.store.with_status("awaiting_review"):
         thread = await threads.get(run.run_id)
         if thread is None or not thread.root_ts:
@@ -312,7 +317,10 @@ async def post_missing_reviews(
         except RunRefused:  # decided meanwhile, or continued by recover()
             continue
         except Exception as exc:
-            await manager.fail_unrecoverable(run, exc)
+            if fail_unreadable:
+                await manager.fail_unrecoverable(run, exc)
+            else:
+                log.warning("the review of run %s could not be read: %r", run.run_id, exc)
             continue
         log.info("posting the missing review of run %s", run.run_id)
         await reporter(run, ReviewRequested(interrupt_id=interrupt_id, request=request))
