@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,12 @@ def storage_fault(exc: BaseException, data_dir: Path) -> StorageFault | None:
     for error in _chain(exc):
         if isinstance(error, StorageFault):
             return error
+        if _postgres_gone(error):
+            return StorageFault(
+                "unreachable",
+                f"the database (TASKMASTER_DATABASE_URL) stopped answering ({_first_line(error)}); "
+                f"check that PostgreSQL runs and can be reached; {AFTER}",
+            )
         text = str(error).lower()
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
             return disk_full(data_dir)
@@ -69,6 +76,19 @@ def storage_fault(exc: BaseException, data_dir: Path) -> StorageFault | None:
         if denied and not _writable(data_dir):
             return read_only(data_dir)
     return None
+
+
+def _postgres_gone(error: BaseException) -> bool:
+    """A lost or refused PostgreSQL connection, or a pool that could get none. Looked up
+    in `sys.modules`: with SQLite, psycopg is never imported, and no error is one."""
+    psycopg, pool = sys.modules.get("psycopg"), sys.modules.get("psycopg_pool")
+    return (psycopg is not None and isinstance(error, psycopg.OperationalError)) or (
+        pool is not None and isinstance(error, pool.PoolTimeout)
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
 
 
 def check_writable(data_dir: Path, db_path: Path | None, wait: float = 2.0) -> str | None:

@@ -126,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # settings: provider keys in it must reach LangChain's clients too.
     load_dotenv(Path.cwd() / ".env")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # psycopg warns at each reconnect attempt while PostgreSQL is away; what the person
+    # needs is the one line `storage_fault` says (and the retries are not theirs to act on).
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     session = Session(demo=bool(getattr(args, "demo", False)))
     try:
         return asyncio.run(dispatch(args, os.environ, session))

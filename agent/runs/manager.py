@@ -50,7 +50,7 @@ from agent.runs.checkpoints import Checkpoints, thread_id
 from agent.runs.lease import LEASE_S, holder_alive, process_name, retire
 from agent.runs.queue import RunQueue
 from agent.runs.records import RunRecord, RunRegistry, TicketBusy
-from agent.storage import storage_fault
+from agent.storage import StorageFault, storage_fault
 from agent.ticket_limits import bounded
 from agent.tools import command_groups
 from agent.workspaces import remove_workspace, workspace_path
@@ -62,6 +62,8 @@ RECURSION_LIMIT = 1000
 # stops or pauses): a registry commit syncs the database's WAL, which every step
 # paid for; a killed process now loses at most this much of the count.
 SAVE_WORKED_EVERY_S = 5.0
+# How long handing a run's lease back may take: with the store gone, it expires anyway.
+RELEASE_WITHIN_S = 5.0
 # The agent's own work, which TASKMASTER_MAX_MINUTES bounds; delivery after an
 # approval is never stopped half way by it.
 WORKING_NODES = frozenset(
@@ -378,10 +380,13 @@ class RunManager:
         return await self._graph.aget_state(self._config(run_id))
 
     async def wait(self, run_id: str) -> RunRecord:
-        """Wait until this process stops driving the run (finished, failed or paused)."""
+        """Wait until this process stops driving the run (finished, failed or paused);
+        a `StorageFault` that stopped it is raised (the store cannot say where it is)."""
         task = self._tasks.get(run_id)
         if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+            [outcome] = await asyncio.gather(task, return_exceptions=True)
+            if isinstance(outcome, StorageFault):
+                raise outcome
         return await self.store.require(run_id)
 
     async def aclose(self) -> None:
@@ -467,7 +472,11 @@ class RunManager:
     async def _hand_back(self, run_id: str, heartbeat: asyncio.Task[None]) -> None:
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
-        await self.store.release_lease(run_id, self._name)
+        try:
+            async with asyncio.timeout(RELEASE_WITHIN_S):
+                await self.store.release_lease(run_id, self._name)
+        except Exception as exc:  # the store is gone: the lease runs out by itself
+            log.info("run %s: could not hand back its lease (%r)", run_id, exc)
 
     async def _keep_lease(self, run_id: str) -> None:
         while True:
@@ -498,7 +507,12 @@ class RunManager:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the run's boundary: classify, record, tell the user
-                error = storage_fault(exc, self._deps.settings.data_dir) or classify(exc)
+                fault = storage_fault(exc, self._deps.settings.data_dir)
+                if fault is not None:
+                    # The store itself failed: recording that would only wait on it. The
+                    # run stays as it was, for `resume`; the surface says what to fix.
+                    raise fault from exc
+                error = classify(exc)
                 if error is not exc:
                     log.exception("run %s failed", run.run_id)
                 if not await self.store.transition(
@@ -530,6 +544,7 @@ class RunManager:
             return worked_before + time.monotonic() - started
 
         saved = started
+        store_failed = False
 
         try:
             async for mode, chunk in self._graph.astream(
@@ -556,8 +571,12 @@ class RunManager:
                     if time.monotonic() - saved >= SAVE_WORKED_EVERY_S:
                         saved = time.monotonic()
                         await self.store.set_worked(run.run_id, worked())
+        except Exception as exc:
+            store_failed = storage_fault(exc, self._deps.settings.data_dir) is not None
+            raise
         finally:
-            await self.store.set_worked(run.run_id, worked())
+            if not store_failed:
+                await self.store.set_worked(run.run_id, worked())
         snapshot = await self._graph.aget_state(config)
         if snapshot.interrupts:
             await self._pause(run, snapshot.interrupts[0], only_from=("running",))
