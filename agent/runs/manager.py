@@ -62,7 +62,8 @@ RECURSION_LIMIT = 1000
 # stops or pauses): a registry commit syncs the database's WAL, which every step
 # paid for; a killed process now loses at most this much of the count.
 SAVE_WORKED_EVERY_S = 5.0
-# How long handing a run's lease back may take: with the store gone, it expires anyway.
+# How long handing a run's lease back, or recording that its store failed, may take:
+# with the store gone, the lease expires anyway and the run is left for `resume`.
 RELEASE_WITHIN_S = 5.0
 # The agent's own work, which TASKMASTER_MAX_MINUTES bounds; delivery after an
 # approval is never stopped half way by it.
@@ -508,16 +509,27 @@ class RunManager:
                 raise
             except Exception as exc:  # the run's boundary: classify, record, tell the user
                 fault = storage_fault(exc, self._deps.settings.data_dir)
-                if fault is not None:
-                    # The store itself failed: recording that would only wait on it. The
-                    # run stays as it was, for `resume`; the surface says what to fix.
-                    raise fault from exc
-                error = classify(exc)
-                if error is not exc:
+                error = fault or classify(exc)
+                if fault is not None:  # said to the person; no trace of ours to read
+                    log.info("run %s stopped: %s", run.run_id, fault.message)
+                elif error is not exc:
                     log.exception("run %s failed", run.run_id)
-                if not await self.store.transition(
-                    run.run_id, "failed", only_from=("running", "resuming"), error=error.message
-                ):
+                try:
+                    # When the store itself failed, recording it is tried briefly: a store
+                    # still gone leaves the run as it was, for `resume`, and the fault is
+                    # raised for the surface to say (the CLI's one line, exit 75).
+                    async with asyncio.timeout(RELEASE_WITHIN_S if fault else None):
+                        recorded = await self.store.transition(
+                            run.run_id,
+                            "failed",
+                            only_from=("running", "resuming"),
+                            error=error.message,
+                        )
+                except Exception:
+                    if fault is None:
+                        raise
+                    raise fault from exc
+                if not recorded:
                     return await self.store.require(run.run_id)  # cancelled meanwhile
                 if steps:
                     await self._emit(run, Step(name=steps[-1], status="failed"))
