@@ -11,13 +11,17 @@ in front of the demo's git repository.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import psycopg
@@ -234,16 +238,48 @@ async def cluster(
         "GITHUB_API_URL": github.url,
     }
     running = Cluster(env, tmp_path, slack, Path(demo_env["TASKMASTER_REPO"]))
-    try:
-        await asyncio.gather(running.start_serve(), running.start_serve())
-        await asyncio.gather(running.start_worker(), running.start_worker())
-        yield running
-    finally:
-        said = await running.stop()
-        if os.environ.get("SHOW_STDERR"):
-            print("\n=====\n".join(said))
+    async with _cluster_slot():
+        try:
+            await asyncio.gather(running.start_serve(), running.start_serve())
+            await asyncio.gather(running.start_worker(), running.start_worker())
+            yield running
+        finally:
+            said = await running.stop()
+            if os.environ.get("SHOW_STDERR"):
+                print("\n=====\n".join(said))
     for text in said:
         assert "Traceback" not in text, text
+
+
+# A cluster holds up to about 35 connections at its peak (4 processes, each with its
+# pools), and PostgreSQL allows 100 by default: at most this many clusters run at once
+# on the machine, whatever the number of pytest processes.
+CLUSTER_SLOTS = 2
+
+
+@contextlib.asynccontextmanager
+async def _cluster_slot() -> AsyncIterator[None]:
+    """Hold one of `CLUSTER_SLOTS` machine-wide locks (files in the temp folder)."""
+    handle = await _take_slot()
+    try:
+        yield
+    finally:
+        handle.close()  # and the lock with it
+
+
+async def _take_slot() -> IO[str]:
+    folder = Path(tempfile.gettempdir())
+    async with asyncio.timeout(600):
+        while True:
+            for n in range(CLUSTER_SLOTS):
+                handle = (folder / f"taskmaster-test-cluster-{n}.lock").open("a")
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    handle.close()
+                    continue
+                return handle
+            await asyncio.sleep(0.1)  # another process's lock has no event to wait on
 
 
 async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
