@@ -50,7 +50,9 @@ class _Server:
 
     def start(self) -> str:
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
+            if self._proc is not None and self._proc.poll() is not None:
+                self.stop()  # it died: start another
+            if self._proc is None:
                 self._folder = tempfile.mkdtemp(prefix="tm-preloaded-")
                 self._proc = subprocess.Popen(
                     [sys.executable, str(PRELOADED), self.path],
@@ -60,8 +62,7 @@ class _Server:
                 )
                 assert self._proc.stdout is not None
                 ready = self._proc.stdout.readline()
-                assert ready == b"ready\n", ready
-                atexit.register(self.stop)
+                assert ready == b"ready\n", "tests/preloaded.py did not start (see its stderr)"
             return self.path
 
     def stop(self) -> None:
@@ -79,6 +80,7 @@ class _Server:
 
 
 _SERVER = _Server()
+atexit.register(_SERVER.stop)
 
 
 def _stream(fd: int) -> asyncio.StreamReader:

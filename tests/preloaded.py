@@ -68,6 +68,8 @@ def serve(path: str) -> tuple[dict[str, Any], list[int]]:
             if key.fileobj is sys.stdin:
                 if not os.read(0, 4096):
                     os.unlink(path)
+                    with contextlib.suppress(OSError):
+                        os.rmdir(os.path.dirname(path))
                     sys.exit(0)
             elif key.fileobj is listener:
                 conn, _ = listener.accept()
