@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View as ViewModel
 
@@ -75,6 +76,17 @@ def open_review(slack: LocalSlack, root: Message, iteration: int = 1) -> Message
     review = reviews[iteration - 1]
     assert ids.APPROVE in action_ids(review)
     return review
+
+
+async def delete_message(slack: LocalSlack, message: Message, channel: str = CHANNEL) -> None:
+    """Delete a message the bot posted, as the bot would (`chat.delete`): a message lost."""
+    async with aiohttp.ClientSession() as http:
+        gone = await http.post(
+            slack.api_url + "chat.delete",
+            data={"channel": channel, "ts": message.ts},
+            headers={"Authorization": f"Bearer {slack.bot_token}"},
+        )
+        assert (await gone.json())["ok"]
 
 
 def block_text(message: Message) -> str:

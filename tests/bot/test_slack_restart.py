@@ -17,6 +17,7 @@ from tests.bot.support import (
     action_ids,
     assert_valid_block_kit,
     block_text,
+    delete_message,
     eventually,
     open_review,
     pull_requests,
@@ -94,13 +95,7 @@ async def test_restart_posts_a_review_that_was_never_shown(
     # awaits a review that is in no message.
     with sqlite3.connect(data_dir / "taskmaster.db") as db:
         db.execute("UPDATE slack_threads SET review_ts = NULL")
-    async with aiohttp.ClientSession() as http:
-        gone = await http.post(
-            slack.api_url + "chat.delete",
-            data={"channel": CHANNEL, "ts": shown.ts},
-            headers={"Authorization": f"Bearer {slack.bot_token}"},
-        )
-        assert (await gone.json())["ok"]
+    await delete_message(slack, shown)
 
     async with start_bot():
         review = await eventually(lambda: open_review(slack, root))

@@ -34,6 +34,7 @@ from tests.bot.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.bot.support import (
     CHANNEL,
     block_text,
+    delete_message,
     eventually,
     open_review,
     remote_branches,
@@ -335,6 +336,17 @@ def _story(slack: LocalSlack, root: Message) -> list[str]:
     return story
 
 
+async def _first_review_shown(slack: LocalSlack, root: Message) -> None:
+    """The thread once the first review's diff is posted: each message once, in order."""
+    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
+    assert _story(slack, root) == [
+        "progress",
+        "Plan",
+        "Review 1 of 4: TASK-101",
+        "TASK-101-review-1.diff",
+    ]
+
+
 async def test_two_serves_two_workers_carry_a_run_from_command_to_pull_request(
     cluster: Cluster, slack: LocalSlack, github: FakeGitHub
 ) -> None:
@@ -427,13 +439,7 @@ async def test_a_sigkilled_workers_run_continues_on_another_within_the_bound(
     after = await _run_row(postgres_url, "TASK-101")
     assert after["status"] == "awaiting_review"
     assert review is not None and len(slack.messages(CHANNEL)) == 1
-    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
-    assert _story(slack, root) == [
-        "progress",
-        "Plan",
-        "Review 1 of 4: TASK-101",
-        "TASK-101-review-1.diff",
-    ]
+    await _first_review_shown(slack, root)
 
 
 async def test_twenty_approve_clicks_over_both_serves_deliver_once(
@@ -493,13 +499,7 @@ async def test_a_worker_stopped_with_sigterm_hands_its_run_to_another(
 
     await until(moving_again, 20, "the other worker to take the run")
     await eventually(lambda: open_review(slack, root), within=60, what="the review")
-    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
-    assert _story(slack, root) == [
-        "progress",
-        "Plan",
-        "Review 1 of 4: TASK-101",
-        "TASK-101-review-1.diff",
-    ]
+    await _first_review_shown(slack, root)
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-github-made-it", "answer-lost"])
@@ -572,13 +572,7 @@ async def test_a_run_whose_job_never_reached_the_queue_is_driven_by_a_worker(
     await cluster.start_worker()
     # Found once it has been quiet for 2 worker timeouts, at the next look (every third).
     await eventually(lambda: open_review(slack, root), within=60, what="the review")
-    await eventually(lambda: _story(slack, root)[-1].endswith(".diff"), what="the diff")
-    assert _story(slack, root) == [
-        "progress",
-        "Plan",
-        "Review 1 of 4: TASK-101",
-        "TASK-101-review-1.diff",
-    ]
+    await _first_review_shown(slack, root)
     assert (await _run_row(postgres_url, "TASK-101"))["status"] == "awaiting_review"
 
 
@@ -605,13 +599,7 @@ async def _lose_the_review(
     [worker] = [w for w in cluster.workers if w.pid == pid]
     os.killpg(worker.pid, signal.SIGKILL)
     await asyncio.wait_for(worker.wait(), 10)
-    async with aiohttp.ClientSession() as http:
-        gone = await http.post(
-            slack.api_url + "chat.delete",
-            data={"channel": CHANNEL, "ts": shown.ts},
-            headers={"Authorization": f"Bearer {slack.bot_token}"},
-        )
-        assert (await gone.json())["ok"]
+    await delete_message(slack, shown)
 
 
 async def test_a_review_its_killed_worker_never_posted_is_posted_by_another(
