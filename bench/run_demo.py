@@ -4,7 +4,7 @@ Runs TASK-101 of the demo N times end to end (plan, implement, tests, review, ap
 push, pull request) with the scripted model: through the product (`open_runtime` and
 the `RunManager`, as `taskmaster run` drives it), and as the bare graph on the SQLite
 checkpointer the product uses and on LangGraph's InMemorySaver. It prints the median
-wall time per run split three ways. Git time comes from `agent.git`'s DEBUG log
+wall time per run split three ways (the arms interleaved, a run of each in turn). Git
 records, test time from the runs' `tests` events; the rest is graph, model stand-in
 and checkpoints, and for the product its orchestration (registry, leases, events).
 The last line is P2: the product's orchestration over the bare graph's on SQLite, by
@@ -121,21 +121,25 @@ async def product_run(data_dir: Path, number: int) -> tuple[float, float, float,
     return total, timer.total, tests, cpu
 
 
-async def measure(name: str, saver_factory: Any, runs: int) -> tuple[float, float]:
-    rows = []
-    for number in range(runs):
-        with tempfile.TemporaryDirectory(prefix="taskmaster-bench-") as scratch:
-            if saver_factory is None:
-                rows.append(await product_run(Path(scratch), number))
-            else:
-                rows.append(await one_run(Path(scratch), saver_factory, number))
+Row = tuple[float, float, float, float]  # total, git, tests, CPU (seconds)
+
+
+async def one(arm: str, number: int) -> Row:
+    with tempfile.TemporaryDirectory(prefix="taskmaster-bench-") as scratch:
+        if arm == "product":
+            return await product_run(Path(scratch), number)
+        factory = open_checkpointer if arm == "SQLite" else memory_saver
+        return await one_run(Path(scratch), factory, number)
+
+
+def summary(name: str, rows: list[Row]) -> tuple[float, float]:
     total = statistics.median(r[0] for r in rows)
     git = statistics.median(r[1] for r in rows)
     tests = statistics.median(r[2] for r in rows)
     graph = statistics.median(r[0] - r[1] - r[2] for r in rows)
     cpu = statistics.median(r[3] for r in rows)
     print(
-        f"{name:<14} median of {runs}: total {total:6.3f}s | graph+checkpoints {graph:6.3f}s"
+        f"{name:<14} median of {len(rows)}: total {total:6.3f}s | graph+checkpoints {graph:6.3f}s"
         f" | git {git:6.3f}s | tests {tests:6.3f}s | this process's CPU {cpu:6.3f}s"
     )
     return graph, cpu
@@ -146,9 +150,14 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     logging.getLogger("agent.git").setLevel(logging.DEBUG)
-    product = await measure("product", None, args.runs)
-    bare = await measure("SQLite", open_checkpointer, args.runs)
-    await measure("InMemorySaver", memory_saver, args.runs)
+    arms = ("product", "SQLite", "InMemorySaver")
+    rows: dict[str, list[Row]] = {arm: [] for arm in arms}
+    # Interleaved, one run of each arm in turn: a machine whose load drifts (other work
+    # on its cores) weighs on every arm alike, not on whichever ran last.
+    for number in range(args.runs):
+        for arm in arms:
+            rows[arm].append(await one(arm, number))
+    product, bare, _ = (summary(arm, rows[arm]) for arm in arms)
     print(
         f"P2, orchestration over the bare graph on SQLite: {product[0] * 1000:.1f} ms"
         f" / {bare[0] * 1000:.1f} ms = {product[0] / bare[0]:.2f}x wall;"
