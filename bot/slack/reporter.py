@@ -118,6 +118,9 @@ _Op = (
 )
 
 
+HEARTBEAT_S = 20.0  # while a run works, its card's clock moves this often
+
+
 @dataclass
 class _Outbox:
     view: RunView
@@ -165,7 +168,7 @@ class ThreadReporter:
         *,
         reviewers: Reviewers | None = None,
         min_interval: float = 2.0,
-        heartbeat: float = 20.0,
+        heartbeat: float = HEARTBEAT_S,
         retry_delay: float = 0.25,
         surface: Surface = "thread",
         code_channels: bool = False,
@@ -341,7 +344,11 @@ class ThreadReporter:
             return now
         if box.checklist:
             return box.last_edit + self.min_interval
-        if box.progress_dirty or (box.view.ticking and not box.closing):
+        # The clock moves only where the run is driven: a `serve` whose workers drive the
+        # runs (`start_after_progress`) knows nothing of their progress, and a card it
+        # redrew would undo theirs.
+        ticking = box.view.ticking and not box.closing and not self.start_after_progress
+        if box.progress_dirty or ticking:
             return box.last_edit + self.heartbeat  # the clock and "now:" line move
         return None
 
@@ -469,6 +476,9 @@ class ThreadReporter:
             case _RootPosted(on_posted=on_posted):
                 box.queue.popleft()
                 await on_posted(view)
+                # Handed to the workers, which write the thread from now on: this
+                # process's view of the run would only go stale (and overwrite theirs).
+                box.closing = True
                 return
             case Reply(text=text, blocks=body):
                 await self._post(view, text, body)

@@ -29,6 +29,7 @@ import pytest
 from aiohttp import web
 
 from bot.slack import ids
+from bot.slack.reporter import HEARTBEAT_S
 from localslack import LocalSlack, Message
 from tests.bot.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.bot.support import (
@@ -387,6 +388,11 @@ async def test_two_serves_two_workers_carry_a_run_from_command_to_pull_request(
     assert "*Finished* (done)" in text_at(slack, thread[0].ts)
     assert pull["html_url"] in text_at(slack, root.ts)
     assert "Approved in TaskMaster by" in str(pull["body"])
+    # And it stays so: no process redraws the card from a view of its own. A serve used
+    # to, at its next heartbeat, with the empty checklist it started the run with. What
+    # is checked is an absence, so the test watches for a heartbeat and a bit.
+    await asyncio.sleep(HEARTBEAT_S + 3)
+    assert "*Finished* (done)" in text_at(slack, thread[0].ts), text_at(slack, thread[0].ts)
 
 
 async def test_cancel_from_a_serve_stops_the_run_a_worker_drives(
