@@ -249,6 +249,11 @@ async def resume_run(
                 assert decision is not None
                 run = await manager.decide(args.run_id, decision)
         except RunRefused as refused:
+            waiting = refused.run is not None and refused.run.status == "awaiting_review"
+            if args.decision is None and waiting:
+                # Nothing to continue: the run waits for its review. Ask for it here, or
+                # say how to give it, as `run` does.
+                return await _follow(manager, args.run_id, None, session)
             print(refused.message, file=sys.stderr)
             return EXIT_OK if refused.reason == "decided" else EXIT_USAGE
         return await _follow(manager, run.run_id, None, session)
@@ -295,7 +300,10 @@ async def _ask(record: RunRecord) -> ReviewDecision | None:
         if answer in actions:
             feedback = ""
             if actions[answer] == "revise":
-                feedback = await read_line("What should change? ") or ""
+                feedback = (await read_line("What should change? ") or "").strip()
+                if not feedback:  # nothing said: back to the choice, not an error
+                    print("Say what should change, or choose again.")
+                    continue
             return _decision(actions[answer], feedback, None)
 
 

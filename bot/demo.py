@@ -75,7 +75,8 @@ async def demo_running(
     except OSError as error:
         raise SettingsError(
             f"cannot serve the demo on {host}:{port} ({error.strerror or error}); "
-            "is another demo running? Pick another port."
+            "is another demo running? Stop it, or start this one with --port N "
+            "and its own TASKMASTER_DATA_DIR."
         ) from None
     try:
         with _only_demo_on(settings.data_dir):
@@ -104,7 +105,8 @@ def _only_demo_on(data_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise SettingsError(
                 f"another demo is running with the files in {data_dir / SESSION_DIR}; stop it "
-                "(Ctrl-C in its terminal) or give this one its own TASKMASTER_DATA_DIR"
+                "(Ctrl-C in its terminal) or give this one its own TASKMASTER_DATA_DIR "
+                "and --port N"
             ) from None
         yield
 

@@ -128,6 +128,10 @@ async def test_cli_two_approvals_at_once_deliver_once(cli: Cli) -> None:
 
 async def test_cli_reject_pushes_nothing(cli: Cli) -> None:
     run_id = await _awaiting_review(cli)
+    # `resume` with no answer, on a run that waits for its review: how to give one.
+    again = await cli("resume", run_id, "--demo")
+    assert again.code == 0, again.err
+    assert f"bot.cli resume {run_id} approve --demo" in again.out
     rejected = await cli("resume", run_id, "reject", "--by", "ana", "--demo")
     assert rejected.code == 0
     assert await cli.remote_branches() == []
@@ -385,3 +389,37 @@ async def test_cli_resume_ends_the_test_processes_a_killed_run_left(tmp_path: Pa
         out, err = await asyncio.wait_for(resumed.communicate(), timeout=120)
     assert resumed.returncode == 0, err.decode()
     assert "Waiting for review" in out.decode()
+
+
+async def test_cli_empty_feedback_at_the_prompt_asks_again(cli: Cli) -> None:
+    terminal, its_end = pty.openpty()  # a real terminal, so TaskMaster asks
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        "TASK-101",
+        "--demo",
+        cwd=cli.home,
+        env=cli.env,
+        stdin=its_end,
+        stdout=its_end,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    os.close(its_end)
+    seen: list[str] = []
+    try:
+        await _read_until(terminal, "[a]pprove", seen)
+        os.write(terminal, b"r\n")
+        await _read_until(terminal, "What should change?", seen)
+        seen.clear()
+        os.write(terminal, b"\n")  # nothing said
+        await _read_until(terminal, "[a]pprove", seen)
+        assert "Say what should change" in "".join(seen)
+        os.write(terminal, b"j\n")
+        await asyncio.wait_for(proc.wait(), timeout=120)
+    finally:
+        os.close(terminal)
+    assert proc.returncode == 0
+    assert [run["status"] for run in await cli.runs()] == ["rejected"]
