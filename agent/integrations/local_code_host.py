@@ -87,6 +87,11 @@ def ticket_of_branch(branch: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _plain_folder(folder: Path) -> bool:
+    """A folder that is no git repository (neither a work tree nor a bare one)."""
+    return folder.is_dir() and not (folder / ".git").exists() and not (folder / "HEAD").exists()
+
+
 def _remote_location(repo: str) -> str:
     """An existing local path made absolute (clones run elsewhere); anything else as is."""
     if "://" not in repo:
@@ -105,7 +110,17 @@ class LocalCodeHost:
 
     async def clone(self, dest: Path) -> None:
         # No hardlinks: the workspace must never share object files with the remote.
-        await git("clone", "--no-hardlinks", "--quiet", "--", self.repo, str(dest))
+        try:
+            await git("clone", "--no-hardlinks", "--quiet", "--", self.repo, str(dest))
+        except TaskmasterError:
+            folder = Path(self.repo)
+            if _plain_folder(folder):
+                raise TaskmasterError(
+                    ErrorKind.GIT,
+                    f"TASKMASTER_REPO ({folder.name}) is a folder, not a git repository: "
+                    "point it at a repository (a clone, or `git init` and a commit).",
+                ) from None
+            raise
 
     async def push(self, workspace: Path, branch: str) -> str:
         default = await self._remote_default_branch(workspace)

@@ -176,3 +176,13 @@ def test_append_once_skips_a_torn_last_line(tmp_path: Path) -> None:
 )
 def test_ticket_of_branch_parses_key(branch: str, key: str | None) -> None:
     assert ticket_of_branch(branch) == key
+
+
+async def test_a_repo_setting_naming_a_plain_folder_says_so(tmp_path: Path) -> None:
+    plain = tmp_path / "not-a-repo"
+    plain.mkdir()
+    (plain / "README.md").write_text("files, but no git\n")
+    host = LocalCodeHost(str(plain), tmp_path / "data")
+    with pytest.raises(TaskmasterError) as refused:
+        await host.clone(tmp_path / "workspace")
+    assert "TASKMASTER_REPO (not-a-repo) is a folder, not a git repository" in refused.value.message
