@@ -158,10 +158,18 @@ class RunView:
 
     @classmethod
     def from_record(cls, run: RunRecord, thread: Thread) -> RunView:
-        """A view of a run from the registry: after a restart, only its messages are known."""
+        """A view of a run from the registry: after a restart, only its messages are known.
+
+        Its time so far that was not work (the registry keeps the working seconds) is
+        counted as waiting for review: without it a restart made every earlier wait
+        read as work."""
         phase: Phase = "awaiting_review" if run.status == "awaiting_review" else "running"
         if run.status in FINAL_PHASES:
             phase = run.status
+        now, started = _now(), _parse_time(run.created_at)
+        idle = max((now - started).total_seconds() - run.worked_s, 0.0)
+        if phase == "running" and run.decision is None:
+            idle = 0.0  # never reviewed: its idle time is a queue, or work not yet saved
         return cls(
             run_id=run.run_id,
             ticket=run.ticket,
@@ -170,13 +178,15 @@ class RunView:
             root_ts=thread.root_ts or "",
             progress_ts=thread.progress_ts,
             review_ts=thread.review_ts,
-            started_at=_parse_time(run.created_at),
+            started_at=started,
             phase=phase,
             title=run.title,
             cancelled_by=run.cancelled_by,
             delivering=run.delivering,
             pull_request=run.pull_request,
             failure=run.error if run.status == "failed" else None,
+            waited=idle,
+            waiting_since=now if phase == "awaiting_review" else None,
         )
 
     @property

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -23,6 +24,7 @@ from agent.events import (
     UsageReported,
 )
 from agent.models import FileStat, Plan, ReviewRequest, TestResult, Ticket
+from agent.runs.records import RunRecord
 from agent.usage import RunUsage
 from bot.slack import blocks as review_blocks
 from bot.slack import ids
@@ -31,6 +33,7 @@ from bot.slack.cards import progress_message, root_message
 from bot.slack.ids import FeedbackContext, ReviewRef
 from bot.slack.reviewers import Reviewers
 from bot.slack.runview import CloseReview, PostReview, Reply, RunView
+from bot.slack.threads import Thread
 from localslack.blockkit import message_problems, view_problems
 
 REF = ReviewRef("0123456789ab", "f" * 32)
@@ -353,3 +356,29 @@ def test_card_shows_the_engines_usage_event() -> None:
     view.apply(RunFinished(status="done"))
     _, blocks = progress_message(view, view.started_at)
     assert "13,023 tokens" in _said(blocks)  # and on the finished card
+
+
+def test_a_view_rebuilt_after_a_restart_keeps_work_and_waiting_apart() -> None:
+    """The registry keeps the working seconds; the rest of the run's time so far was
+    waiting (here for a review), not work, as the card says."""
+    created = datetime.now(UTC) - timedelta(seconds=100)
+    record = RunRecord(
+        run_id="r1",
+        ticket="TASK-7",
+        requester="U1",
+        status="awaiting_review",
+        interrupt_id="i1",
+        decision=None,
+        error=None,
+        created_at=created.isoformat(timespec="seconds"),
+        updated_at=created.isoformat(timespec="seconds"),
+        worked_s=10.0,
+    )
+    thread = Thread(run_id="r1", channel="C1", root_ts="1.0")
+    view = RunView.from_record(record, thread)
+    now = datetime.now(UTC)
+    assert 9 <= view.working(now) <= 12
+    assert 88 <= view.waiting(now) <= 92
+    # A run never reviewed waited for nobody: its time is all the card's working time.
+    fresh = RunView.from_record(replace(record, status="running", interrupt_id=None), thread)
+    assert fresh.waiting(now) == 0 and fresh.working(now) >= 99
