@@ -313,8 +313,10 @@ async def _read_until(fd: int, wanted: str, seen: list[str]) -> None:
             seen.append((await asyncio.to_thread(os.read, fd, 4096)).decode(errors="replace"))
 
 
-async def test_cli_ctrl_c_at_the_review_prompt_leaves_the_run_waiting(cli: Cli) -> None:
-    terminal, its_end = pty.openpty()  # a real terminal, so TaskMaster asks
+async def _run_at_a_terminal(cli: Cli) -> tuple[asyncio.subprocess.Process, int]:
+    """`run TASK-101 --demo` with a real terminal (a pty), so TaskMaster asks; the
+    process and the terminal's end to read and type on."""
+    terminal, its_end = pty.openpty()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -330,6 +332,11 @@ async def test_cli_ctrl_c_at_the_review_prompt_leaves_the_run_waiting(cli: Cli) 
         start_new_session=True,
     )
     os.close(its_end)
+    return proc, terminal
+
+
+async def test_cli_ctrl_c_at_the_review_prompt_leaves_the_run_waiting(cli: Cli) -> None:
+    proc, terminal = await _run_at_a_terminal(cli)
     try:
         await _read_until(terminal, "[a]pprove", [])
         loop = asyncio.get_running_loop()
@@ -392,22 +399,7 @@ async def test_cli_resume_ends_the_test_processes_a_killed_run_left(tmp_path: Pa
 
 
 async def test_cli_empty_feedback_at_the_prompt_asks_again(cli: Cli) -> None:
-    terminal, its_end = pty.openpty()  # a real terminal, so TaskMaster asks
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        "TASK-101",
-        "--demo",
-        cwd=cli.home,
-        env=cli.env,
-        stdin=its_end,
-        stdout=its_end,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    os.close(its_end)
+    proc, terminal = await _run_at_a_terminal(cli)
     seen: list[str] = []
     try:
         await _read_until(terminal, "[a]pprove", seen)
