@@ -41,7 +41,7 @@ from agent.models import ReviewDecision
 from agent.runs.checkpoints import open_checkpointer
 from agent.runs.runtime import open_runtime
 from agent.runs.store import RunRecord
-from agent.settings import load_settings
+from agent.settings import Settings, load_settings
 
 
 class GitTimer(logging.Handler):
@@ -58,15 +58,21 @@ async def memory_saver(_: Path) -> Any:
     yield InMemorySaver()
 
 
-async def one_run(
-    data_dir: Path, saver_factory: Callable[[Path], AbstractAsyncContextManager[Any]], number: int
-) -> tuple[float, float, float, float]:
+async def demo_settings(data_dir: Path) -> tuple[Settings, GitTimer]:
+    """A fresh demo in `data_dir`, its settings, and a timer of its git calls."""
     overrides = await prepare_demo(data_dir)
     settings = load_settings(
         {"TASKMASTER_DATA_DIR": str(data_dir)}, env_file=None, overrides=overrides
     )
     timer = GitTimer()
     logging.getLogger("agent.git").addHandler(timer)
+    return settings, timer
+
+
+async def one_run(
+    data_dir: Path, saver_factory: Callable[[Path], AbstractAsyncContextManager[Any]], number: int
+) -> tuple[float, float, float, float]:
+    settings, timer = await demo_settings(data_dir)
     tests = 0.0
     async with aiohttp.ClientSession() as http:
         deps = registry.build_deps(settings, http, {})
@@ -96,12 +102,7 @@ async def one_run(
 
 async def product_run(data_dir: Path, number: int) -> tuple[float, float, float, float]:
     """One run through the runtime and the manager: to the review, approved, delivered."""
-    overrides = await prepare_demo(data_dir)
-    settings = load_settings(
-        {"TASKMASTER_DATA_DIR": str(data_dir)}, env_file=None, overrides=overrides
-    )
-    timer = GitTimer()
-    logging.getLogger("agent.git").addHandler(timer)
+    settings, timer = await demo_settings(data_dir)
     tests = 0.0
 
     async def sink(run: RunRecord, event: Any) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg_pool import AsyncConnectionPool
@@ -171,12 +171,11 @@ async def prune_postgres(saver: AsyncPostgresSaver, pool: AsyncConnectionPool, r
     the saver reads with no walk), then the other checkpoints, their writes and the blobs no
     kept checkpoint names go."""
     thread = thread_id(run_id)
-    config: RunnableConfig = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
-    latest = await saver.aget_tuple(config)
-    if latest is None:
+    found = await _latest_whole(saver, thread)
+    if found is None:
         return 0
+    latest, whole, rebuilt = found
     latest_id = latest.config["configurable"]["checkpoint_id"]
-    whole, rebuilt = await _whole(saver, latest.config, latest.checkpoint)
     async with pool.connection() as conn, conn.transaction():
         for name in rebuilt:
             version = str(latest.checkpoint["channel_versions"][name])
@@ -210,12 +209,11 @@ async def prune_postgres(saver: AsyncPostgresSaver, pool: AsyncConnectionPool, r
 async def prune(saver: AsyncSqliteSaver, run_id: str) -> int:
     """Keep only a finished run's latest checkpoint, made whole; returns how many went."""
     thread = thread_id(run_id)
-    config: RunnableConfig = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
-    latest = await saver.aget_tuple(config)
-    if latest is None:
+    found = await _latest_whole(saver, thread)
+    if found is None:
         return 0
+    latest, whole, rebuilt = found
     latest_id = latest.config["configurable"]["checkpoint_id"]
-    whole, rebuilt = await _whole(saver, latest.config, latest.checkpoint)
     async with saver.lock:
         if rebuilt:
             kind, blob = saver.serde.dumps_typed(whole)
@@ -235,6 +233,19 @@ async def prune(saver: AsyncSqliteSaver, run_id: str) -> int:
         await saver.conn.commit()
         await _vacuum_if_worth_it(saver.conn)
     return removed
+
+
+async def _latest_whole(
+    saver: BaseCheckpointSaver[str], thread: str
+) -> tuple[CheckpointTuple, dict[str, Any], list[str]] | None:
+    """The thread's latest checkpoint, that checkpoint made whole (`_whole`), and the
+    channels it rebuilt; None for a thread with no checkpoint."""
+    config: RunnableConfig = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    latest = await saver.aget_tuple(config)
+    if latest is None:
+        return None
+    whole, rebuilt = await _whole(saver, latest.config, latest.checkpoint)
+    return latest, whole, rebuilt
 
 
 async def _whole(
